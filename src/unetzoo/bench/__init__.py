@@ -1,0 +1,1 @@
+"""Complexity profiling and benchmarks."""

@@ -1,0 +1,5 @@
+import sys
+
+from unetzoo.cli import main
+
+sys.exit(main())
