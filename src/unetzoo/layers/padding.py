@@ -24,9 +24,10 @@ def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) ->
     return x
 
 
-def pad_amounts(size: int, multiple: int) -> tuple[int, int]:
-    """Split the padding that brings ``size`` to the next multiple of ``multiple`` into (before, after)."""
-    total = (-size) % multiple
+def pad_amounts(size: int, multiple: int, minimum: int = 0) -> tuple[int, int]:
+    """Split the padding that brings ``size`` to a multiple of ``multiple`` (and at least ``minimum``)
+    into (before, after)."""
+    total = max((-size) % multiple, minimum - size)
     return total // 2, total - total // 2
 
 

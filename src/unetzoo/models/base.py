@@ -62,9 +62,14 @@ class SegmentationModel(nn.Module):
 
     # -- size handling -------------------------------------------------------------------------------
     def padding_for(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """Return (top, bottom, left, right) mirror padding that makes an H x W input valid."""
-        top, bottom = pad_amounts(height, self.input_multiple)
-        left, right = pad_amounts(width, self.input_multiple)
+        """Return (top, bottom, left, right) mirror padding that makes an H x W input valid.
+
+        Sides become a multiple of ``input_multiple`` and at least twice it, so the deepest feature map
+        is at least 2 x 2: batch norm in training needs more than one value per channel.
+        """
+        minimum = 2 * self.input_multiple
+        top, bottom = pad_amounts(height, self.input_multiple, minimum)
+        left, right = pad_amounts(width, self.input_multiple, minimum)
         return top, bottom, left, right
 
     def output_offset(self, top: int, left: int) -> tuple[int, int]:
