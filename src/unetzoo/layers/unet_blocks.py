@@ -1,0 +1,89 @@
+"""Contracting path and expanding-path step shared by the U-Net family (U-Net, wide U-Net, UNet++).
+
+``Encoder`` is the U-Net contracting path (Ronneberger et al. 2015, Sec. 2, Fig. 1 left), which is also
+the backbone column X^{i,0} of UNet++ (Zhou et al. 2018, Sec. 2, Fig. 1a). ``UpBlock`` is one step of the
+expanding path: upsample the deeper map x2, concatenate it after the skip map(s), apply a DoubleConv.
+With several skips it is a UNet++ node X^{i,j} = H([X^{i,0}, ..., X^{i,j-1}, U(X^{i+1,j-1})]).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+from unetzoo.layers.conv import DoubleConv, NormFactory, batch_norm
+from unetzoo.layers.padding import center_crop_to
+
+
+class Encoder(nn.Module):
+    """DoubleConv at ``widths[0]``, then (maxpool 2x2 stride 2, DoubleConv) for each further width.
+
+    ``forward`` returns the output of every stage, shallowest first (the last one is the bottleneck).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...] | list[int],
+        *,
+        padding: str = "same",
+        norm: NormFactory = batch_norm,
+    ) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool2d(2)
+        self.stages = nn.ModuleList(
+            DoubleConv(c_in, c_out, padding=padding, norm=norm)
+            for c_in, c_out in itertools.pairwise([in_channels, *widths])
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features: list[torch.Tensor] = []
+        for stage in self.stages:
+            x = stage(self.pool(x) if features else x)
+            features.append(x)
+        return features
+
+
+class UpBlock(nn.Module):
+    """One expanding-path step: ``DoubleConv(cat[*skips, up(deep)])``.
+
+    Args:
+        deep_channels: channels of the deeper (coarser) map.
+        skip_channels: total channels of the skip map(s) it is concatenated with.
+        out_channels: output channels of the DoubleConv.
+        up: ``'transpose'``, a 2x2 stride-2 up-convolution to ``out_channels`` (Ronneberger et al. 2015,
+            Sec. 2: "up-convolution that halves the number of feature channels"); or ``'bilinear'``, a
+            parameter-free x2 bilinear upsampling (align_corners=True) that keeps ``deep_channels``, as in
+            the PyTorch UNet++ form.
+        padding: ``'same'`` or ``'valid'`` for the DoubleConv. Skips larger than the upsampled map (valid
+            convolutions) are centre-cropped to it (Ronneberger et al. 2015, Sec. 2).
+        norm: norm factory of the DoubleConv.
+    """
+
+    def __init__(
+        self,
+        deep_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        *,
+        up: str = "bilinear",
+        padding: str = "same",
+        norm: NormFactory = batch_norm,
+    ) -> None:
+        super().__init__()
+        self.up: nn.Module
+        if up == "transpose":
+            self.up = nn.ConvTranspose2d(deep_channels, out_channels, 2, stride=2)
+            up_channels = out_channels
+        elif up == "bilinear":
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            up_channels = deep_channels
+        else:
+            raise ValueError(f"unknown up {up!r}; use 'transpose' or 'bilinear'")
+        self.conv = DoubleConv(skip_channels + up_channels, out_channels, padding=padding, norm=norm)
+
+    def forward(self, deep: torch.Tensor, *skips: torch.Tensor) -> torch.Tensor:
+        up = self.up(deep)
+        return self.conv(torch.cat([*(center_crop_to(s, up) for s in skips), up], dim=1))
