@@ -1,0 +1,24 @@
+"""Segmentation metrics: per image and aggregated, with explicit empty-mask behaviour (see docs/metrics.md).
+
+* :class:`SegmentationMetrics`: stateful ``update(pred, target)`` / ``compute()`` / ``per_image()`` / ``reset()``.
+* :func:`compute_all`: every metric of one image from two label maps.
+* Building blocks: :func:`confusion_matrix`, :func:`class_scores`, :func:`hausdorff_distance`, and the EM
+  scores :func:`em_scores` / :func:`foreground_restricted_scores`.
+"""
+
+from unetzoo.metrics.confusion import class_scores, confusion_matrix, pixel_accuracy
+from unetzoo.metrics.distance import hausdorff_distance
+from unetzoo.metrics.em import connected_components, em_scores, foreground_restricted_scores
+from unetzoo.metrics.segmentation import SegmentationMetrics, compute_all
+
+__all__ = [
+    "SegmentationMetrics",
+    "class_scores",
+    "compute_all",
+    "confusion_matrix",
+    "connected_components",
+    "em_scores",
+    "foreground_restricted_scores",
+    "hausdorff_distance",
+    "pixel_accuracy",
+]
