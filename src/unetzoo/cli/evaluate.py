@@ -1,0 +1,46 @@
+"""``unetzoo eval``: every metric of a checkpoint on a split, per image and in aggregate."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
+    p.add_argument("--split", default="val", choices=("val", "test", "train", "all"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--per-image", metavar="FILE.csv", help="write per-image metrics to this CSV")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--em", action="store_true", default=None, help="also EM scores (Rand, VI)")
+    p.add_argument("--format", dest="fmt")
+    p.add_argument("--positive", type=int)
+    p.add_argument("--invert-mask", action="store_true", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from unetzoo.engine.evaluate import evaluate
+
+    result = evaluate(
+        args.checkpoint,
+        args.data,
+        split=args.split,
+        threshold=args.threshold,
+        tta=args.tta,
+        em=args.em,
+        fmt=args.fmt,
+        positive=args.positive,
+        invert_mask=args.invert_mask,
+    )
+    if args.per_image:
+        result.write_csv(args.per_image)
+    if args.json:
+        print(result.to_json())
+        return 0
+    print(f"{len(result.per_image)} images ({args.split} split)")
+    for key, value in result.aggregate.items():
+        print(f"  {key:<24} {'n/a' if value is None else f'{value:.4f}'}")
+    return 0

@@ -1,0 +1,63 @@
+"""``unetzoo train``: train a model; flags override ``--config run.yaml``, which overrides defaults."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on a dataset")
+    a = p.add_argument
+    # Every default is None so that only flags the user typed override the YAML config and the defaults.
+    a("--config", dest="config_file", help="YAML file holding any of these options")
+    a("--model", help="registered model name (see `unetzoo models`)")
+    a("--preset", help="model preset (see unetzoo.list_presets)")
+    a("--data", help="dataset: folder, nnU-Net folder, tif stack, builtin:NAME or synthetic:NAME")
+    a("--format", dest="data_format", help="force the data format instead of detecting it")
+    a("--positive", type=int, help="mask value that is foreground (binary masks)")
+    a("--invert-mask", action="store_true", default=None, help="swap foreground and background")
+    a("--epochs", type=int)
+    a("--budget", help="wall-clock limit, e.g. 90s, 10m, 1h (stops at whichever of epochs/budget comes first)")
+    a("--iters-per-epoch", type=int, help="optimizer steps per epoch (default: one pass over the train split)")
+    a("--batch-size", type=int)
+    a("--lr", type=float)
+    a("--weight-decay", type=float)
+    a("--optimizer", choices=("adam", "adamw", "sgd"))
+    a("--scheduler", choices=("cosine", "plateau", "step", "none"))
+    a("--loss", help="loss spec, e.g. bce+dice, 0.5*focal+dice+0.5*lovasz, unetsharp")
+    a("--augment", help="augmentation preset: none, default, unet, pyconv, sdunet, unetsharp, ulite")
+    a("--deep-supervision", action="store_true", default=None)
+    a("--patch-size", type=int, nargs=2, metavar=("H", "W"))
+    a("--normalize", choices=("zscore", "minmax", "dataset", "none"))
+    a("--val-fraction", type=float)
+    a("--test-fraction", type=float)
+    a("--split-file", help="reuse a split.json of another run")
+    a("--folds", type=int, help="k-fold cross-validation: number of folds")
+    a("--fold", type=int, help="which fold to train (0-based)")
+    a("--seed", type=int)
+    a("--num-workers", type=int)
+    a("--grad-clip", type=float)
+    a("--early-stopping", type=int, metavar="PATIENCE")
+    a("--nan-policy", choices=("stop", "skip"))
+    a("--threshold", type=float)
+    a("--amp", action="store_true", default=None, help="bf16 autocast on CPU")
+    a("--out", help="run folder (default runs/run)")
+    a("--resume", action="store_true", default=None, help="continue the run in --out from its last.pt")
+    a("--threads", type=int, help="torch intra-op threads (default: all cores)")
+    a("--no-progress", dest="progress", action="store_false", default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from unetzoo.engine.train import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config_file", "threads")}
+    result = train(config_file=args.config_file, **options)
+    best = result.summary.get("best_val_dice")
+    shown = f"{best:.4f}" if isinstance(best, float) else "n/a"
+    print(f"run folder: {result.out}  (best val Dice {shown}; report: {result.out / 'report.html'})")
+    return 0

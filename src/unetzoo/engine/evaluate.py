@@ -1,0 +1,124 @@
+"""Evaluation: every metric per image and in aggregate, on a split of a dataset."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unetzoo.data import open_source
+from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.sliding_window import probabilities
+from unetzoo.errors import UnetzooError
+from unetzoo.metrics import compute_all
+from unetzoo.utils.atomic import atomic_write_text
+
+
+@dataclass
+class EvalResult:
+    """Aggregate metrics (mean over images, NaN-aware) and the per-image rows."""
+
+    aggregate: dict[str, float]
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({**self.aggregate, "n_images": len(self.per_image)}, indent=2, allow_nan=False, default=str)
+
+    def write_csv(self, path: str | os.PathLike[str]) -> Path:
+        buffer = io.StringIO()
+        if self.per_image:
+            writer = csv.DictWriter(buffer, fieldnames=list(self.per_image[0]))
+            writer.writeheader()
+            writer.writerows(self.per_image)
+        return atomic_write_text(path, buffer.getvalue())
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean of every numeric key over rows, ignoring NaN/inf (e.g. HD95 of an empty mask); None if all are."""
+    keys = [k for k, v in rows[0].items() if isinstance(v, int | float) and not isinstance(v, bool)] if rows else []
+    out: dict[str, float] = {}
+    for k in keys:
+        vals = [float(r[k]) for r in rows if r.get(k) is not None and math.isfinite(float(r[k]))]
+        out[k] = float(np.mean(vals)) if vals else None  # type: ignore[assignment]
+    return out
+
+
+def evaluate_images(
+    segmenter: Segmenter,
+    source: Any,
+    indices: list[int],
+    *,
+    em: bool = False,
+    loss_fn: torch.nn.Module | None = None,
+) -> EvalResult:
+    """Metrics for ``source`` samples ``indices``; with ``loss_fn`` also the mean loss (whole-image pass)."""
+    num_classes = max(2, segmenter.model.classes)
+    rows: list[dict[str, Any]] = []
+    model = segmenter.model
+    for i in indices:
+        image, mask = source.load(i)
+        row: dict[str, Any] = {"id": source.ids[i]}
+        if loss_fn is not None:
+            x = torch.from_numpy(np.ascontiguousarray(segmenter.preprocess(image)))[None]
+            with torch.inference_mode():
+                logits = model(x)
+                row["loss"] = float(loss_fn(logits, torch.from_numpy(mask)[None]))
+                probs = probabilities(logits)[0]
+        else:
+            probs = segmenter.probabilities(image, source=source.image_path(i) or source.ids[i])
+        pred = segmenter.labels(probs).numpy()
+        row.update(compute_all(pred, mask, num_classes=num_classes, em=em))
+        rows.append(row)
+    return EvalResult(aggregate(rows), rows)
+
+
+def evaluate(
+    checkpoint: str | os.PathLike[str],
+    data: str | None = None,
+    *,
+    split: str = "val",
+    threshold: float | None = None,
+    tta: bool = False,
+    em: bool | None = None,
+    tile: tuple[int, int] = (512, 512),
+    **data_options: Any,
+) -> EvalResult:
+    """Evaluate a checkpoint on ``data`` (default: the data it was trained on) and one of its splits.
+
+    ``split`` is ``val``/``test`` (the ids recorded in the checkpoint's run) or ``all``.
+    """
+    from unetzoo.engine.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(checkpoint)
+    config = payload.get("config", {})
+    data = data or config.get("data")
+    options = {k: config.get(k) for k in ("positive", "invert_mask")} | {"fmt": config.get("data_format")}
+    options.update({k: v for k, v in data_options.items() if v is not None})
+    source = open_source(data, **options)
+    if split == "all":
+        indices = list(range(len(source)))
+    elif split in ("train", "val", "test"):
+        wanted = (payload.get("split") or {}).get(split, [])
+        index = {sid: i for i, sid in enumerate(source.ids)}
+        missing = [s for s in wanted if s not in index]
+        if missing:
+            raise UnetzooError(
+                f"{data}: sample {missing[0]!r} of the run's {split} split is not in this data; "
+                "pass the data the model was trained on, or --split all"
+            )
+        indices = [index[s] for s in wanted]
+    else:
+        raise UnetzooError(f"--split {split!r}: choose val, test, train or all", exit_code=2)
+    if not indices:
+        raise UnetzooError(f"{checkpoint}: the run has no {split!r} images in {data}; use --split all or val")
+    segmenter = Segmenter.from_checkpoint(checkpoint, threshold=threshold, tta=tta, tile=tile)
+    em = bool(config.get("em", False)) if em is None else em
+    return evaluate_images(segmenter, source, indices, em=em)

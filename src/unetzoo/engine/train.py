@@ -1,0 +1,450 @@
+"""The training loop: any registered model on any supported data, on a CPU, with a wall-clock budget.
+
+Per epoch: train loss, validation loss and metrics, learning rate and time, logged to ``metrics.csv`` and
+``log.json``; ``last.pt`` every epoch and ``best.pt`` on the best validation Dice, both written atomically.
+``resume=True`` continues from ``last.pt`` exactly: model, optimizer, plateau scheduler, epoch, RNG
+states and elapsed time are restored, and data order/augmentation derive from (seed, epoch, index), so a
+deterministic run resumed after a kill ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from unetzoo.data import (
+    Preprocess,
+    SegmentationDataset,
+    build_augment,
+    check_source,
+    kfold_splits,
+    load_split,
+    make_split,
+    open_source,
+)
+from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
+from unetzoo.engine.config import TrainConfig
+from unetzoo.engine.evaluate import evaluate_images
+from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.schedule import Plateau, lr_factor
+from unetzoo.errors import UnetzooError
+from unetzoo.losses import DeepSupervisionLoss, build_loss
+from unetzoo.models import create_model
+from unetzoo.utils.atomic import atomic_write_text
+from unetzoo.utils.duration import parse_duration
+
+RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every")
+
+
+@dataclass
+class RunResult:
+    """What a finished run left in its folder."""
+
+    out: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    summary: dict[str, Any]
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffled indices, reshuffled each epoch from (seed, epoch); ``samples`` per epoch (with repeats)."""
+
+    def __init__(self, n: int, samples: int, seed: int) -> None:
+        self.n, self.samples, self.seed, self.epoch = n, samples, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        reps = math.ceil(self.samples / self.n)
+        order = torch.cat([torch.randperm(self.n, generator=g) for _ in range(reps)])[: self.samples]
+        return iter(order.tolist())
+
+    def __len__(self) -> int:
+        return self.samples
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+
+
+def rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+class Trainer:
+    """One training run. Use :func:`train`; this class only keeps the loop's pieces short."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        self.budget = parse_duration(config.budget) if config.budget else None
+        seed_everything(config.seed, config.deterministic)
+        self._setup_data()
+        self._setup_model()
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0
+        self.global_step = 0
+        self.elapsed_before = 0.0  # seconds spent in earlier sessions of this run (resume)
+        self.start = time.monotonic()
+        self.best_dice = -1.0
+        self.stale_epochs = 0
+        self.stop_reason = "epochs"
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _setup_data(self) -> None:
+        c = self.config
+        options = {"fmt": c.data_format, "positive": c.positive, "invert_mask": c.invert_mask}
+        report = check_source(c.data, **options)
+        if not report.ok:
+            more = (
+                f" (+{len(report.problems) - 1} more: run `unetzoo data check {c.data}`)"
+                if len(report.problems) > 1
+                else ""
+            )
+            raise UnetzooError(report.problems[0] + more)
+        self.source = open_source(c.data, **options)
+        ids = self.source.ids
+        if c.split_file:
+            self.split = load_split(c.split_file, ids=ids)
+        elif c.folds:
+            self.split = kfold_splits(ids, c.folds, c.seed)[c.fold or 0]
+        else:
+            self.split = make_split(ids, seed=c.seed, val_fraction=c.val_fraction, test_fraction=c.test_fraction)
+        index = {sid: i for i, sid in enumerate(ids)}
+        self.train_idx = [index[s] for s in self.split["train"]]
+        self.val_idx = [index[s] for s in self.split["val"]]
+        if not self.train_idx:
+            raise UnetzooError(f"{c.data}: the split leaves no training images; lower --val-fraction")
+        self.preprocess = Preprocess(normalize=c.normalize, channels=self.source.in_channels)
+        if c.normalize == "dataset":
+            self.preprocess.fit(self.source, self.split["train"])
+        self.binary = self.source.classes <= 2
+
+    def _setup_model(self) -> None:
+        c = self.config
+        self.model_spec = {
+            "name": c.model,
+            "preset": c.preset,
+            "kwargs": {**c.model_kwargs, **({"deep_supervision": True} if c.deep_supervision else {})},
+            "in_channels": self.source.in_channels,
+            "classes": 1 if self.binary else self.source.classes,
+        }
+        self.model = create_model(
+            c.model,
+            preset=c.preset,
+            in_channels=self.model_spec["in_channels"],
+            classes=self.model_spec["classes"],
+            **self.model_spec["kwargs"],
+        )
+        mode = "binary" if self.binary else "multiclass"
+        self.val_loss_fn = build_loss(c.loss, mode)
+        self.loss_fn = DeepSupervisionLoss(self.val_loss_fn) if c.deep_supervision else self.val_loss_fn
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if c.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+        elif c.optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        self.plateau = Plateau(self.optimizer) if c.scheduler == "plateau" else None
+
+    def _loader(self) -> DataLoader:
+        c = self.config
+        dataset = SegmentationDataset(
+            self.source,
+            self.split["train"],
+            preprocess=self.preprocess,
+            augment=build_augment(c.augment),
+            patch_size=c.patch_size,
+            seed=c.seed,
+        )
+        per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
+        per_epoch = max(per_epoch, c.batch_size)
+        self.sampler = EpochSampler(len(dataset), per_epoch, c.seed)
+        self.dataset = dataset
+        return DataLoader(
+            dataset,
+            batch_size=c.batch_size,
+            sampler=self.sampler,
+            num_workers=c.num_workers,
+            drop_last=True,
+            persistent_workers=False,
+        )
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _payload(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": self.model_spec,
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.plateau.state_dict() if self.plateau else None,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "elapsed": self.elapsed(),
+            "rng": rng_state(),
+            "config": self.config.to_dict(),
+            "class_names": list(self.source.class_names),
+            "preprocess": self.preprocess.to_dict(),
+            "threshold": self.config.threshold,
+            "data_fingerprint": self.source.fingerprint(),
+            "split": self.split,
+            "metrics": metrics,
+            "best_metric": self.best_dice,
+            "history": self.history,
+        }
+
+    def restore(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if self.plateau and payload.get("scheduler"):
+            self.plateau.load_state_dict(payload["scheduler"])
+        self.epoch = int(payload["epoch"])
+        self.global_step = int(payload["global_step"])
+        self.elapsed_before = float(payload["elapsed"])
+        self.best_dice = float(payload["best_metric"])
+        self.history = list(payload.get("history", []))
+        restore_rng(payload["rng"])
+
+    # -- loop ------------------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        """Wall-clock seconds of this run, across resumed sessions."""
+        return self.elapsed_before + time.monotonic() - self.start
+
+    def _progress(self, steps_per_epoch: int) -> float:
+        by_steps = self.global_step / max(1, steps_per_epoch * self.config.epochs)
+        by_time = self.elapsed() / self.budget if self.budget else 0.0
+        return max(by_steps, by_time)
+
+    def _out_of_time(self) -> bool:
+        return self.budget is not None and self.elapsed() >= self.budget
+
+    def _train_epoch(self, loader: DataLoader) -> float:
+        c = self.config
+        self.model.train()
+        self.sampler.set_epoch(self.epoch)
+        self.dataset.set_epoch(self.epoch)
+        losses: list[float] = []
+        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{c.epochs}", c.progress)
+        for images, masks in loader:
+            if c.scheduler not in ("plateau", "none"):
+                factor = lr_factor(c.scheduler, self._progress(len(loader)))
+                for group in self.optimizer.param_groups:
+                    group["lr"] = c.lr * factor
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.amp):
+                outputs = self.model(images)
+            loss = self.loss_fn(_as_float(outputs), masks)
+            if not torch.isfinite(loss):
+                if c.nan_policy == "skip":
+                    self.optimizer.zero_grad(set_to_none=True)
+                    continue
+                raise UnetzooError(
+                    f"training diverged: loss is {loss.item()} at epoch {self.epoch + 1}, step "
+                    f"{self.global_step}; {self.out / 'last.pt'} keeps the last good state; lower --lr "
+                    "or use --nan-policy skip"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if c.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
+            self.optimizer.step()
+            self.global_step += 1
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+            if self._out_of_time():
+                self.stop_reason = "budget"
+                break
+        bar.close()
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def _validate(self) -> dict[str, Any]:
+        if not self.val_idx:
+            return {}
+        segmenter = Segmenter(self.model, self.preprocess, threshold=self.config.threshold)
+        result = evaluate_images(segmenter, self.source, self.val_idx, loss_fn=self.val_loss_fn)
+        self.model.train()
+        return {f"val_{k}": v for k, v in result.aggregate.items()}
+
+    def _log(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        _write_csv(self.out / "metrics.csv", self.history)
+        atomic_write_text(self.out / "log.json", json.dumps(self.history, indent=1, default=_json_default))
+        if self.config.progress:
+            shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+            print(json.dumps(shown, default=_json_default), file=sys.stderr)
+
+    def run(self) -> RunResult:
+        c = self.config
+        loader = self._loader()
+        self.start = time.monotonic()
+        last, best = self.out / "last.pt", self.out / "best.pt"
+        if self.epoch == 0 and not last.exists():
+            save_checkpoint(last, self._payload({}))
+        while self.epoch < c.epochs and not self._out_of_time():
+            t0 = time.monotonic()
+            train_loss = self._train_epoch(loader)
+            self.epoch += 1
+            row: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
+            if self.epoch % c.val_every == 0 or self.epoch == c.epochs or self.stop_reason == "budget":
+                row.update(self._validate())
+            row["lr"] = self.optimizer.param_groups[0]["lr"]
+            row["epoch_time"] = time.monotonic() - t0
+            row["elapsed"] = self.elapsed()
+            dice = row.get("val_dice")
+            improved = dice is not None and dice > self.best_dice
+            if improved:
+                self.best_dice, self.stale_epochs = float(dice), 0
+            elif dice is not None:
+                self.stale_epochs += 1
+            if self.plateau and dice is not None:
+                self.plateau.step(float(dice))
+            self._log(row)
+            payload = self._payload(row)
+            save_checkpoint(last, payload)
+            if improved or not best.exists():
+                save_checkpoint(best, payload)
+            if c.early_stopping and self.stale_epochs >= c.early_stopping:
+                self.stop_reason = "early_stopping"
+                break
+            if self.stop_reason == "budget":
+                break
+        return self._finish(last, best)
+
+    def _finish(self, last: Path, best: Path) -> RunResult:
+        best_payload = load_checkpoint(best)
+        summary = {
+            "model": self.config.model,
+            "preset": self.config.preset,
+            "data": self.config.data,
+            "epochs_completed": self.epoch,
+            "global_steps": self.global_step,
+            "elapsed_seconds": round(self.elapsed(), 2),
+            "stop_reason": self.stop_reason,
+            "best_epoch": best_payload.get("epoch"),
+            "best_val_dice": self.best_dice if self.best_dice >= 0 else None,
+            "best_metrics": best_payload.get("metrics", {}),
+            "n_train": len(self.train_idx),
+            "n_val": len(self.val_idx),
+            "params": sum(p.numel() for p in self.model.parameters()),
+            "checkpoints": {"best": str(best), "last": str(last)},
+        }
+        atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
+        return RunResult(self.out, best, last, summary)
+
+
+def _as_float(outputs: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+    if isinstance(outputs, list):
+        return [o.float() for o in outputs]
+    return outputs.float()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+class _NoBar:
+    def update(self, n: int) -> None: ...
+    def set_postfix(self, **kw: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+def prepare_run_dir(config: TrainConfig, overrides: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """Resolve the run folder: refuse to overwrite a finished run; on resume return the stored state."""
+    out = Path(config.out)
+    last = out / "last.pt"
+    if config.resume:
+        payload = load_checkpoint(last) if last.exists() else None
+        if payload is None:
+            raise UnetzooError(f"{out}: nothing to resume (no last.pt); start without --resume")
+        stored = dict(payload["config"])
+        stored.update({k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES and v is not None})
+        stored["resume"] = True
+        return TrainConfig(**stored), payload
+    if last.exists():
+        raise UnetzooError(f"{out}: already holds a run (last.pt); pass --resume to continue it or choose a new --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnetzooError(f"{out}: cannot create the run folder ({exc.strerror}); choose a writable --out") from exc
+    return config, None
+
+
+def train(config: TrainConfig | None = None, *, config_file: str | None = None, **overrides: Any) -> RunResult:
+    """Train a model; the Python twin of ``unetzoo train``.
+
+    Args:
+        config: a full :class:`TrainConfig`; or build one from ``config_file`` (YAML) and ``overrides``
+            (any TrainConfig field, e.g. ``model="ulite", data="builtin:nuclei", budget="2m"``).
+
+    Returns:
+        :class:`RunResult` with the run folder, checkpoint paths and the summary.
+    """
+    if config is None:
+        config = TrainConfig.from_sources(config_file, **overrides)
+    config, payload = prepare_run_dir(config, overrides)
+    trainer = Trainer(config)
+    if payload is not None:
+        trainer.restore(payload)
+    atomic_write_text(trainer.out / "config.yaml", config.to_yaml())
+    atomic_write_text(trainer.out / "split.json", json.dumps(trainer.split, indent=1))
+    try:
+        result = trainer.run()
+    except KeyboardInterrupt:
+        raise UnetzooError(
+            f"interrupted at epoch {trainer.epoch + 1}; {trainer.out / 'last.pt'} holds the last completed "
+            f"epoch: continue with `unetzoo train --resume --out {trainer.out}`",
+            exit_code=130,
+        ) from None
+    _write_report(result)
+    return result
+
+
+def _write_report(result: RunResult) -> None:
+    from unetzoo.report import write_run_report
+
+    write_run_report(result.out)

@@ -1,0 +1,100 @@
+"""``report.html`` for a training run: curves, metrics table and best/worst validation cases.
+
+The page is self-contained (images inlined as base64 PNG; no scripts, no CDN) so it opens offline;
+``curves.png`` and ``samples.png`` are also written beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
+
+METRIC_KEYS = ("dice", "iou", "miou", "accuracy", "precision", "recall", "specificity", "hd95")
+
+
+def _cases(run: Path, n: int) -> list[dict[str, Any]]:
+    """Best and worst validation cases of the best checkpoint."""
+    from unetzoo.data import open_source
+    from unetzoo.engine.checkpoint import load_checkpoint
+    from unetzoo.engine.inference import Segmenter
+    from unetzoo.metrics import compute_all
+
+    payload = load_checkpoint(run / "best.pt")
+    config = payload["config"]
+    source = open_source(
+        config["data"],
+        fmt=config.get("data_format"),
+        positive=config.get("positive"),
+        invert_mask=config.get("invert_mask", False),
+    )
+    index = {sid: i for i, sid in enumerate(source.ids)}
+    val = [index[s] for s in payload["split"].get("val", []) if s in index]
+    segmenter = Segmenter.from_checkpoint(run / "best.pt")
+    scored = []
+    for i in val:
+        image, truth = source.load(i)
+        pred = segmenter.predict(image)
+        dice = compute_all(pred, truth, num_classes=max(2, segmenter.model.classes))["dice"]
+        scored.append({"id": source.ids[i], "image": image, "truth": truth, "pred": pred, "dice": dice})
+    scored.sort(key=lambda r: r["dice"])
+    if len(scored) <= 2 * n:
+        return scored[::-1]
+    return scored[::-1][:n] + scored[:n][::-1]
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def write_run_report(run: str | os.PathLike[str], cases: int = 3) -> Path:
+    """Write ``report.html`` (+ ``curves.png``, ``samples.png``) into a finished run folder."""
+    from unetzoo.report.plots import sample_grid, training_curves
+
+    run = Path(run)
+    history = json.loads((run / "log.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    curves = training_curves(history)
+    atomic_write_bytes(run / "curves.png", curves)
+    samples = _cases(run, cases)
+    grid = sample_grid(samples) if samples else b""
+    if grid:
+        atomic_write_bytes(run / "samples.png", grid)
+    best = summary.get("best_metrics", {})
+    metric_rows = "".join(
+        f"<tr><td>{k}</td><td>{best[f'val_{k}']:.4f}</td></tr>"
+        for k in METRIC_KEYS
+        if isinstance(best.get(f"val_{k}"), int | float)
+    )
+    facts = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(summary.get(k)))}</td></tr>"
+        for k in (
+            "model",
+            "preset",
+            "data",
+            "params",
+            "epochs_completed",
+            "elapsed_seconds",
+            "stop_reason",
+            "best_epoch",
+            "n_train",
+            "n_val",
+        )
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>unetzoo run: {html.escape(str(summary.get("model")))}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}
+td{{border:1px solid #ccc;padding:3px 10px}}img{{max-width:100%}}h2{{margin-top:1.5em}}</style></head>
+<body><h1>unetzoo run: {html.escape(str(summary.get("model")))} on {html.escape(str(summary.get("data")))}</h1>
+<table>{facts}</table>
+<h2>Validation metrics (best checkpoint)</h2><table>{metric_rows or "<tr><td>no validation split</td></tr>"}</table>
+<h2>Training curves</h2>{_img(curves, "training curves")}
+<h2>Best and worst validation cases</h2>{_img(grid, "validation cases") if grid else "<p>no validation images</p>"}
+</body></html>
+"""
+    return atomic_write_text(run / "report.html", page)
