@@ -1,0 +1,102 @@
+"""Axial depthwise convolution and the U-Lite blocks built on it.
+
+U-Lite (Dinh et al., "1M parameters are enough? A lightweight CNN-based model for medical image
+segmentation", APSIPA ASC 2023, arXiv 2306.16103): the axial depthwise convolution replaces a k x k
+depthwise kernel by a k x 1 and a 1 x k one plus an identity; the encoder and decoder use k = 7, the
+bottleneck three dilated k = 3 branches. Block layouts follow the authors' code (duong-db/U-Lite,
+``models/ULite.py``), as written down in docs/models-spec.md Sec. 6; this is our own implementation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AxialDW(nn.Module):
+    """``x + DW(k x 1)(x) + DW(1 x k)(x)``: depthwise, with bias, "same" padding, dilation ``dilation``."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"AxialDW needs an odd kernel size, got {kernel_size}")
+        pad = dilation * (kernel_size - 1) // 2
+        self.conv_h = nn.Conv2d(
+            channels, channels, (kernel_size, 1), padding=(pad, 0), dilation=dilation, groups=channels
+        )
+        self.conv_w = nn.Conv2d(
+            channels, channels, (1, kernel_size), padding=(0, pad), dilation=dilation, groups=channels
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv_h(x)  # fresh tensor, not saved for backward: safe to accumulate into in place
+        out += self.conv_w(x)
+        out += x
+        return out
+
+
+class AxialEncoderBlock(nn.Module):
+    """U-Lite encoder block: ``skip = BN(AxialDW7(x))``; ``down = GELU(MaxPool2(PW(skip)))``.
+
+    The skip keeps the input width and resolution; note the order PW -> pool -> GELU. Returns (down, skip).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.axial = AxialDW(in_channels, kernel_size)
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.pw = nn.Conv2d(in_channels, out_channels, 1)
+        self.pool = nn.MaxPool2d(2)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        skip = self.norm(self.axial(x))
+        return self.act(self.pool(self.pw(skip))), skip
+
+
+class AxialBottleneck(nn.Module):
+    """U-Lite bottleneck: PW c -> c/4; concat[x, AxialDW3 at dilations 1, 2, 3] -> c; BN; PW c -> c; GELU."""
+
+    def __init__(self, channels: int, kernel_size: int = 3, dilations: tuple[int, ...] = (1, 2, 3)) -> None:
+        super().__init__()
+        branches = len(dilations) + 1
+        if channels % branches:
+            raise ValueError(f"channels ({channels}) must divide into {branches} branches")
+        mid = channels // branches
+        self.reduce = nn.Conv2d(channels, mid, 1)
+        self.branches = nn.ModuleList(AxialDW(mid, kernel_size, d) for d in dilations)
+        self.norm = nn.BatchNorm2d(channels)
+        self.expand = nn.Conv2d(channels, channels, 1)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.reduce(x)
+        x = torch.cat([x, *(branch(x) for branch in self.branches)], dim=1)
+        return self.act(self.expand(self.norm(x)))
+
+
+class AxialDecoderBlock(nn.Module):
+    """U-Lite decoder block: ``GELU(PW(AxialDW7(BN(PW(concat[up2(x), skip])))))``, nearest upsampling.
+
+    ``fuse`` is the 1x1 conv over concat[up2(x), skip] (``in + out`` -> ``out`` channels, up first).
+    It is evaluated without building the concatenation: a 1x1 conv commutes with nearest upsampling, so
+    ``fuse(concat[up2(x), skip]) = up2(W_x * x) + W_skip * skip + b``. The x part then runs at a quarter of
+    the pixels and neither the upsampled ``in``-channel map nor the concat is materialised. Same function
+    and parameters as the literal form.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.split = (in_channels, out_channels)
+        self.fuse = nn.Conv2d(in_channels + out_channels, out_channels, 1)
+        self.norm = nn.BatchNorm2d(out_channels)
+        self.axial = AxialDW(out_channels, kernel_size)
+        self.pw = nn.Conv2d(out_channels, out_channels, 1)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        w_up, w_skip = self.fuse.weight.split(self.split, dim=1)
+        y = F.conv2d(skip, w_skip, self.fuse.bias)
+        y += F.interpolate(F.conv2d(x, w_up), scale_factor=2.0, mode="nearest")
+        return self.act(self.pw(self.axial(self.norm(y))))

@@ -1,0 +1,143 @@
+"""SD-UNet (docs/models-spec.md Sec. 3): parameter target, weight standardisation, WS folding, structure."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import unetzoo
+from unetzoo.bench.profile import profile
+from unetzoo.layers.separable import (
+    WS_EPS,
+    SeparableConv2d,
+    WSConv2d,
+    fold_weight_standardization,
+    standardize_weight,
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    return unetzoo.create_model("sd_unet")
+
+
+def test_params_exact(model: nn.Module) -> None:
+    params = sum(p.numel() for p in model.parameters())
+    assert params == 3_903_237  # spec rebuild; paper "3.9M"
+    assert abs(params - 3.90e6) / 3.90e6 < 0.005
+
+
+def test_paper_preset_is_default(model: nn.Module) -> None:
+    assert unetzoo.list_presets("sd_unet")[0] == "paper"
+    assert (model.in_channels, model.classes) == (1, 1)
+
+
+def test_conv_macs() -> None:
+    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of the spec's ~29.7 G "conv" at 1x512x512."""
+    macs = profile(unetzoo.create_model("sd_unet"), (1, 1, 64, 64), memory=False).macs * 64
+    assert macs == pytest.approx(29.7e9, rel=0.02)
+
+
+def test_standardize_weight_math() -> None:
+    torch.manual_seed(1)
+    w = torch.randn(8, 1, 3, 3) * 3 + 2
+    ws = standardize_weight(w)
+    flat = ws.flatten(1)
+    torch.testing.assert_close(flat.mean(1), torch.zeros(8), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat.std(1, correction=0), torch.ones(8), atol=1e-5, rtol=0)
+    expected = (w - w.mean((1, 2, 3), keepdim=True)) / (w.var((1, 2, 3), keepdim=True, correction=0) + WS_EPS).sqrt()
+    torch.testing.assert_close(ws, expected)
+
+
+def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
+    ws_convs = [m for m in model.modules() if isinstance(m, WSConv2d)]
+    assert ws_convs
+    for conv in ws_convs:
+        assert conv.groups == conv.in_channels == conv.out_channels  # depthwise, multiplier 1
+        assert conv.bias is None
+        flat = standardize_weight(conv.weight).flatten(1)  # one row per filter: its k*k taps
+        assert flat.shape[1] == conv.kernel_size[0] * conv.kernel_size[1]
+        assert flat.mean(1).abs().max() < 1e-5
+        # unit std up to the eps term: exactly sqrt(var / (var + eps)), 1 - eps / (2 var)
+        var = conv.weight.detach().flatten(1).var(1, correction=0)
+        std = flat.detach().std(1, correction=0)
+        torch.testing.assert_close(std, (var / (var + conv.eps)).sqrt())
+        assert (std - 1).abs().max() < 1e-2
+
+
+def test_ws_conv_uses_standardised_weight() -> None:
+    torch.manual_seed(2)
+    conv = WSConv2d(4, 4, 3, padding=1, groups=4, bias=False)
+    x = torch.randn(1, 4, 8, 8)
+    expected = nn.functional.conv2d(x, standardize_weight(conv.weight), padding=1, groups=4)
+    torch.testing.assert_close(conv(x), expected)
+    # scaling or shifting a filter does not change the output (up to the eps term): that is what WS buys
+    with torch.no_grad():
+        conv.weight.mul_(5).add_(3)
+    torch.testing.assert_close(conv(x), expected, atol=1e-3, rtol=1e-3)
+
+
+def test_fold_equivalence(model: nn.Module) -> None:
+    model.eval()
+    folded = model.fold_weight_standardization()
+    assert folded is not model and type(folded) is type(model)
+    assert not any(isinstance(m, WSConv2d) for m in folded.modules())
+    assert any(isinstance(m, WSConv2d) for m in model.modules()), "the original must be left untouched"
+    assert sum(p.numel() for p in folded.parameters()) == sum(p.numel() for p in model.parameters())
+    x = torch.randn(2, 1, 48, 80)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), atol=1e-5, rtol=0)
+    model.train()
+
+
+def test_fold_single_layer_keeps_config() -> None:
+    conv = WSConv2d(6, 6, 3, padding=2, dilation=2, groups=6, bias=True).eval()
+    plain = fold_weight_standardization(conv)
+    assert type(plain) is nn.Conv2d and not plain.training
+    assert (plain.padding, plain.dilation, plain.groups) == ((2, 2), (2, 2), 6)
+    x = torch.randn(1, 6, 12, 12)
+    torch.testing.assert_close(plain(x), conv(x))
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_separable_conv_keeps_size(kernel_size: int) -> None:
+    conv = SeparableConv2d(4, 6, kernel_size)
+    assert type(conv.depthwise) is nn.Conv2d and conv.depthwise.bias is None
+    assert conv.pointwise.kernel_size == (1, 1) and conv.pointwise.bias is not None
+    assert conv(torch.randn(1, 4, 9, 10)).shape == (1, 6, 9, 10)
+
+
+def test_structure(model: nn.Module) -> None:
+    """First conv standard; every other conv depthwise-separable except the final 1x1 classifier."""
+    separable = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
+    inside = {id(c) for s in separable for c in s.modules()}
+    plain = [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
+    stem, classifier = plain
+    assert stem is next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.groups) == (1, 64, (3, 3), 1)
+    assert (classifier.in_channels, classifier.kernel_size) == (2, (1, 1))
+    for s in separable:
+        assert isinstance(s.depthwise, WSConv2d)
+        assert s.depthwise.groups == s.depthwise.in_channels and s.depthwise.bias is None
+        assert s.pointwise.kernel_size == (1, 1) and s.pointwise.bias is not None
+    # 2 per SD block (4 encoder + 4 decoder), 4 up-convs (2x2), 1 head conv3x3 -> 2
+    assert len(separable) == 21
+    assert sorted(s.depthwise.kernel_size[0] for s in separable).count(2) == 4
+
+
+def test_norm_and_dropout(model: nn.Module) -> None:
+    gns = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
+    assert len(gns) == 9  # one per block: Block1, 4 SD blocks down (incl. bottleneck), 4 up
+    assert all(g.num_groups == 32 for g in gns)
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert [d.p for d in drops] == [0.5, 0.5]
+
+
+def test_outputs_logits() -> None:
+    model = unetzoo.create_model("sd_unet", classes=3).eval()
+    assert not any(isinstance(m, nn.Sigmoid | nn.Softmax) for m in model.modules())
+    with torch.no_grad():
+        assert model(torch.randn(1, 1, 32, 32)).shape == (1, 3, 32, 32)
