@@ -138,6 +138,10 @@ def predict_paths(
     options = options or PredictOptions()
     out = Path(out)
     items = _check_plan(collect_inputs(inputs), out, options)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UnetzooError(f"{out}: cannot create the output folder ({exc.strerror}); choose a writable --out") from exc
     records = []
     for item in items:
         masks, probs_all, overlays = [], [], []

@@ -299,7 +299,6 @@ class Trainer:
         return {f"val_{k}": v for k, v in result.aggregate.items()}
 
     def _log(self, row: dict[str, Any]) -> None:
-        self.history.append(row)
         _write_csv(self.out / "metrics.csv", self.history)
         atomic_write_text(self.out / "log.json", json.dumps(self.history, indent=1, default=_json_default))
         if self.config.progress:
@@ -331,11 +330,13 @@ class Trainer:
                 self.stale_epochs += 1
             if self.plateau and dice is not None:
                 self.plateau.step(float(dice))
-            self._log(row)
+            # Checkpoint first, then the logs: an epoch that shows in log.json is always in last.pt.
+            self.history.append(row)
             payload = self._payload(row)
             save_checkpoint(last, payload)
             if improved or not best.exists():
                 save_checkpoint(best, payload)
+            self._log(row)
             if c.early_stopping and self.stale_epochs >= c.early_stopping:
                 self.stop_reason = "early_stopping"
                 break
