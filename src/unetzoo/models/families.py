@@ -16,8 +16,4 @@ FAMILIES = (
 )
 
 for _family in FAMILIES:
-    try:
-        importlib.import_module(f"unetzoo.models.{_family}")
-    except ModuleNotFoundError as _exc:  # a family still being written; drop once all land
-        if _exc.name != f"unetzoo.models.{_family}":
-            raise
+    importlib.import_module(f"unetzoo.models.{_family}")
