@@ -32,3 +32,11 @@ def test_profile_restores_training_mode() -> None:
     unetzoo.profile(model, (1, 16, 16))
     assert model.training
     assert torch.equal(model[1].running_mean, torch.zeros(2))
+
+
+def test_meta_device_counts_without_computing() -> None:
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 4, 1))
+    prof = unetzoo.profile(model, (2, 3, 16, 20))
+    assert prof.macs == 2 * 16 * 20 * (3 * 8 * 9 + 8 * 4)
+    assert prof.peak_activation_bytes == 0

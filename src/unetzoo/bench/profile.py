@@ -95,6 +95,7 @@ def profile(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, memor
 
     Args:
         model: any module taking one (N, C, H, W) tensor; it is put in eval mode and restored after.
+            A model on the ``meta`` device is counted without computing anything (memory is then 0).
         input_shape: (N, C, H, W) or (C, H, W) (batch 1 is then assumed).
         memory: also measure peak activation memory (one extra forward pass).
     """
@@ -104,12 +105,13 @@ def profile(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, memor
     was_training = model.training
     model.eval()
     try:
-        x = torch.randn(shape)
+        device = next(model.parameters()).device
+        x = torch.randn(shape, device=device)
         counter = FlopCounterMode(display=False)
         with torch.no_grad(), counter:
             model(x)
         flops = int(counter.get_total_flops())
-        peak = peak_activation_bytes(model, x) if memory else 0
+        peak = peak_activation_bytes(model, x) if memory and device.type != "meta" else 0
     finally:
         model.train(was_training)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
