@@ -1,0 +1,55 @@
+"""``unetzoo data check|convert``: inspect a dataset, or write it in nnU-Net's raw format."""
+
+from __future__ import annotations
+
+import argparse
+
+from unetzoo.data import FORMATS, check_source, open_source
+from unetzoo.data.convert import convert_to_nnunet
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that read a dataset (shared by every command taking ``--data``-like input)."""
+    parser.add_argument("--format", dest="fmt", choices=FORMATS, default=None, help="override format detection")
+    parser.add_argument(
+        "--positive", type=int, default=None, metavar="V", help="mask value of the foreground; all others background"
+    )
+    parser.add_argument("--invert-mask", action="store_true", help="swap the two classes of binary masks")
+
+
+def data_options(args: argparse.Namespace) -> dict[str, object]:
+    """Keyword arguments of ``open_source`` / ``check_source`` from :func:`add_data_arguments` options."""
+    return {"fmt": args.fmt, "positive": args.positive, "invert_mask": args.invert_mask}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="check a dataset or convert it to nnU-Net's format")
+    commands = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    check = commands.add_parser("check", help="summary and one line per problem; exit 1 on errors")
+    check.add_argument("data", metavar="PATH", help="dataset path, builtin:NAME or synthetic:NAME?...")
+    add_data_arguments(check)
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    check.add_argument("--decode-images", action="store_true", help="also decode every image (slower)")
+    check.set_defaults(func=run_check)
+
+    convert = commands.add_parser("convert", help="write the dataset as nnU-Net raw v2 (OUT/DatasetXXX_NAME)")
+    convert.add_argument("data", metavar="PATH", help="dataset path, builtin:NAME or synthetic:NAME?...")
+    convert.add_argument("out", metavar="OUT", help="the nnUNet_raw folder to write into")
+    convert.add_argument("--id", type=int, default=500, dest="dataset_id", help="nnU-Net dataset id (default 500)")
+    convert.add_argument("--name", default=None, help="dataset name (default: from PATH)")
+    add_data_arguments(convert)
+    convert.set_defaults(func=run_convert)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    report = check_source(args.data, **data_options(args), decode_images=args.decode_images)
+    print(report.to_json() if args.json else report.format_text())
+    return 0 if report.ok else 1
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    src = open_source(args.data, **data_options(args))
+    target = convert_to_nnunet(src, args.out, args.dataset_id, args.name)
+    print(f"wrote {len(src)} cases to {target}")
+    return 0

@@ -1,0 +1,104 @@
+"""The torch ``Dataset``: load -> preprocess (whole image) -> resize -> random patch -> augment -> tensors.
+
+Randomness is reproducible with any number of DataLoader workers: sample ``i`` of epoch ``e`` draws everything
+(patch position, augmentation) from ``np.random.default_rng([seed, e, i])``. Call :meth:`set_epoch` before
+iterating each epoch; the epoch lives in shared memory, so persistent workers see it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from unetzoo.data.augment import Transform
+from unetzoo.data.preprocess import Preprocess, resize_image, resize_mask
+from unetzoo.data.source import Source
+from unetzoo.errors import UnetzooError
+
+
+def random_patch(
+    image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random ``size`` (H, W) window; images smaller than ``size`` are first padded by reflection."""
+    h, w = mask.shape
+    ph, pw = max(size[0] - h, 0), max(size[1] - w, 0)
+    if ph or pw:
+        pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
+        image = np.pad(image, (*pads, (0, 0)), mode="reflect")
+        mask = np.pad(mask, pads, mode="reflect")
+        h, w = mask.shape
+    y = int(rng.integers(0, h - size[0] + 1))
+    x = int(rng.integers(0, w - size[1] + 1))
+    return image[y : y + size[0], x : x + size[1]], mask[y : y + size[0], x : x + size[1]]
+
+
+class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Samples ``ids`` of ``src`` as ``(FloatTensor CxHxW, LongTensor HxW)``.
+
+    Args:
+        src: an opened source.
+        ids: the sample ids to serve (e.g. ``split["train"]``).
+        preprocess: channel conversion + normalization (default: keep channels, per-image z-score).
+        augment: a transform from :func:`unetzoo.data.build_augment`, or ``None``.
+        patch_size: random ``(H, W)`` crop per sample (mirror-padded if the image is smaller); ``None``: whole image.
+        resize: resize every image (bilinear) and mask (nearest) to ``(H, W)`` before cropping.
+        seed: base seed of all sample randomness.
+    """
+
+    def __init__(
+        self,
+        src: Source,
+        ids: Sequence[str],
+        preprocess: Preprocess | None = None,
+        augment: Transform | None = None,
+        patch_size: tuple[int, int] | None = None,
+        resize: tuple[int, int] | None = None,
+        seed: int = 0,
+    ) -> None:
+        index = {sample: k for k, sample in enumerate(src.ids)}
+        unknown = [sample for sample in ids if sample not in index]
+        if unknown:
+            raise UnetzooError(
+                f"{src.spec}: {len(unknown)} requested ids are not in the dataset (e.g. {unknown[0]!r}); "
+                "use ids from src.ids or a split made for this data"
+            )
+        self.src = src
+        self.ids = list(ids)
+        self.indices = [index[sample] for sample in ids]
+        self.preprocess = preprocess or Preprocess(normalize="zscore")
+        self.augment = augment
+        self.patch_size = tuple(patch_size) if patch_size else None
+        self.resize = tuple(resize) if resize else None
+        self.seed = seed
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation stream of ``epoch`` (call before iterating a DataLoader)."""
+        self._epoch[0] = epoch
+
+    def rng(self, i: int) -> np.random.Generator:
+        """The generator of sample ``i`` in the current epoch."""
+        return np.random.default_rng([self.seed, self.epoch, i])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.src.load(self.indices[i])
+        image = self.preprocess.transform(image)
+        if self.resize:
+            image, mask = resize_image(image, self.resize), resize_mask(mask, self.resize)
+        rng = self.rng(i)
+        if self.patch_size:
+            image, mask = random_patch(image, mask, self.patch_size, rng)
+        if self.augment is not None:
+            image, mask = self.augment(image, mask, rng)
+        image = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+        return torch.from_numpy(image), torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))

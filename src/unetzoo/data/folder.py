@@ -1,0 +1,174 @@
+"""Folder pairs: ``images/`` + ``masks/`` (or ``labels/``) with matching stems, or one flat folder.
+
+A mask matches an image by stem, optionally with a suffix from :data:`MASK_SUFFIXES` (``cell7.png`` <->
+``cell7_mask.png``); extensions may differ (``.jpg`` image, ``.png`` mask). Without ``images/``, one flat folder
+is read: files whose stem ends in a mask suffix are the masks. An optional ``labels.json`` beside the folders
+declares the classes (``{"background": 0, "nucleus": 255}``, or colours ``[r, g, b]`` / ``"#rrggbb"``).
+Hidden files, ``Thumbs.db`` and ``desktop.ini`` are ignored; any other non-image file is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from unetzoo.data import io
+from unetzoo.data.labels import parse_declared
+from unetzoo.data.problems import DataError, Problem, fail
+from unetzoo.data.source import Declared, Source, effective_channels, natural_key, to_channels
+
+MASK_DIRS = ("masks", "labels")
+MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels")
+_JUNK = {"thumbs.db", "desktop.ini"}
+
+
+def _listing(folder: Path) -> list[Path]:
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name.lower() not in _JUNK),
+        key=lambda p: natural_key(p.name),
+    )
+
+
+def is_folder_dataset(root: Path) -> bool:
+    """``images/`` + a mask folder, or a flat folder holding ``*_mask``-style files."""
+    if (root / "images").is_dir():
+        return True
+    return any(
+        p.stem.lower().endswith(MASK_SUFFIXES) for p in _listing(root) if p.suffix.lower() in io.IMAGE_EXTENSIONS
+    )
+
+
+class FolderSource(Source):
+    """Image/mask pairs in folders (see the module docstring)."""
+
+    format = "folder"
+
+    def __init__(self, root: Path, *, spec: str | None = None, positive: int | None = None, invert_mask: bool = False):
+        super().__init__(root.name, spec or str(root), positive=positive, invert_mask=invert_mask)
+        self.root_dir = root
+        self._images: list[Path] = []
+        self._masks: list[Path] = []
+        self._channels: int | None = None
+        self._declared = self._read_declared()
+        images_dir = root / "images"
+        if images_dir.is_dir():
+            masks_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
+            if masks_dir is None:
+                self.findings.append(
+                    Problem("error", str(root), "has images/ but no masks/ folder", "put the masks in masks/")
+                )
+                return
+            self._pair(self._images_of(_listing(images_dir)), self._images_of(_listing(masks_dir)), masks_dir)
+        else:
+            files = self._images_of(_listing(root))
+            masks = [p for p in files if p.stem.lower().endswith(MASK_SUFFIXES)]
+            self._pair([p for p in files if p not in masks], masks, root)
+        if not self.ids and not any(p.severity == "error" for p in self.findings):
+            self.findings.append(Problem("error", str(root), "holds no image/mask pairs", "see docs/data.md"))
+
+    def _read_declared(self) -> Declared | None:
+        path = self.root_dir / "labels.json"
+        if not path.is_file():
+            return None
+        try:
+            labels = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise fail(path, f"not valid JSON ({exc})", "fix or remove labels.json") from None
+        if not isinstance(labels, dict):
+            raise fail(path, "must be an object of class name -> value", 'e.g. {"background": 0, "cell": 255}')
+        return parse_declared(labels, str(path))
+
+    def _images_of(self, files: list[Path]) -> list[Path]:
+        """Files with a supported extension; the others are reported."""
+        kept = []
+        for p in files:
+            if p.suffix.lower() in io.IMAGE_EXTENSIONS:
+                kept.append(p)
+            else:
+                what = f"unsupported extension {p.suffix!r}"
+                fix = f"convert it to one of {', '.join(sorted(io.IMAGE_EXTENSIONS))} or move it out of the data folder"
+                self.findings.append(Problem("error", str(p), what, fix))
+        return kept
+
+    def _unique_stems(self, files: list[Path]) -> dict[str, Path]:
+        counts = Counter(p.stem for p in files)
+        for p in files:
+            if counts[p.stem] > 1:
+                what = f"stem {p.stem!r} is used by {counts[p.stem]} files"
+                self.findings.append(Problem("error", str(p), what, "keep one file per stem"))
+        return {p.stem: p for p in files if counts[p.stem] == 1}
+
+    def _pair(self, images: list[Path], masks: list[Path], masks_dir: Path) -> None:
+        by_stem = self._unique_stems(images)
+        candidates: dict[str, list[Path]] = {}
+        for mask in masks:
+            base = next((b for b in _bases(mask.stem) if b in by_stem), None)
+            if base is None:
+                what = "mask without an image"
+                self.findings.append(Problem("warning", str(mask), what, "add its image or remove the mask"))
+            else:
+                candidates.setdefault(base, []).append(mask)
+        for stem, image in by_stem.items():
+            found = candidates.get(stem, [])
+            if len(found) == 1:
+                self.ids.append(stem)
+                self._images.append(image)
+                self._masks.append(found[0])
+            elif not found:
+                where = "" if masks_dir == image.parent else f" in {masks_dir.name}/"
+                what = f"no mask{where} (looked for {stem}.* and {stem}{{{','.join(MASK_SUFFIXES)}}}.*)"
+                self.findings.append(Problem("error", str(image), what, "add the mask or move the image out"))
+            else:
+                what = f"several masks match: {', '.join(p.name for p in found)}"
+                self.findings.append(Problem("error", str(image), what, "keep exactly one mask per image"))
+
+    # --- Source ---------------------------------------------------------------------------------------------
+    def declared_labels(self) -> Declared | None:
+        return self._declared
+
+    @property
+    def root(self) -> str:
+        return str(self.root_dir)
+
+    def image_path(self, i: int) -> str:
+        return str(self._images[i])
+
+    def mask_path(self, i: int) -> str:
+        return str(self._masks[i])
+
+    def files(self) -> list[Path]:
+        labels = self.root_dir / "labels.json"
+        return [*self._images, *self._masks, *([labels] if labels.is_file() else [])]
+
+    def headers(self, i: int) -> tuple[io.ImageInfo, io.ImageInfo]:
+        return io.image_info(self._images[i]), io.image_info(self._masks[i])
+
+    def verify(self, i: int) -> None:
+        io.verify_image(self._images[i])
+        io.image_info(self._masks[i])
+
+    @property
+    def in_channels(self) -> int:
+        """3 if any image is colour (gray images are then replicated), else the common channel count."""
+        if self._channels is None:
+            found = {effective_channels(io.image_info(p)) for p in self._images}
+            if len(found - {1, 3}) > 0 and len(found) > 1:
+                what = f"images have different channel counts {sorted(found)}"
+                raise DataError(Problem("error", self.root, what, "give all images the same channels"))
+            self._channels = max(found | {1})
+        return self._channels
+
+    def read_image(self, i: int) -> np.ndarray:
+        return to_channels(io.read_image(self._images[i]), self.in_channels, self.where(i))
+
+    def read_mask(self, i: int) -> np.ndarray:
+        return io.read_image(self._masks[i], mask=True)
+
+
+def _bases(mask_stem: str) -> list[str]:
+    """Image stems a mask stem may belong to: itself, then without a mask suffix."""
+    lower = mask_stem.lower()
+    return [mask_stem] + [mask_stem[: -len(s)] for s in MASK_SUFFIXES if lower.endswith(s)]

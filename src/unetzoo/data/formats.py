@@ -1,0 +1,108 @@
+"""One ``--data`` option for every format: detection, ``builtin:``/``synthetic:`` specs, and :func:`open_source`.
+
+Detection order for a path: ``dataset.json`` + ``imagesTr/`` -> ``nnunet``; ``images/`` or ``*_mask`` files ->
+``folder``; a ``.tif`` file, or a folder holding one ``*volume*.tif`` with its label stack -> ``stack``.
+``fmt`` overrides detection.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from unetzoo.data.folder import FolderSource, is_folder_dataset
+from unetzoo.data.nnunet import NnunetSource
+from unetzoo.data.problems import DataError, Problem, fail
+from unetzoo.data.source import Source
+from unetzoo.data.stack import TIFF_SUFFIXES, StackSource, stack_pairs
+from unetzoo.data.synthetic import SyntheticSource
+
+FORMATS = ("folder", "nnunet", "stack")
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+BUILTIN = ("nuclei",)
+"""Bundled datasets (``builtin:NAME``); see ``src/unetzoo/data/builtin/*/README.md``."""
+
+_EXPECTED = "images/ + masks/, dataset.json + imagesTr/ (nnU-Net), or train-volume.tif + train-labels.tif"
+
+
+def detect_format(path: Path) -> str:
+    """The format of a dataset path (see the module docstring); raises when none fits."""
+    if not path.exists():
+        raise fail(path, "no such file or folder", "check the --data path")
+    if path.is_file():
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            return "stack"
+        raise fail(path, "a single file is not a dataset", f"point --data at a folder with {_EXPECTED}")
+    if (path / "dataset.json").is_file() and (path / "imagesTr").is_dir():
+        return "nnunet"
+    if is_folder_dataset(path):
+        return "folder"
+    if stack_pairs(path):
+        return "stack"
+    raise fail(path, "cannot tell the dataset format", f"expected {_EXPECTED}, or pass --format")
+
+
+def _stack_file(path: Path) -> Path:
+    if path.is_file():
+        return path
+    pairs = stack_pairs(path)
+    if len(pairs) != 1:
+        found = ", ".join(p.name for p, _ in pairs) or "none"
+        raise fail(path, f"needs exactly one image stack with its labels (found: {found})", "pass the stack file")
+    return pairs[0][0]
+
+
+def open_unchecked(
+    data: str | Path, fmt: str | None = None, positive: int | None = None, invert_mask: bool = False
+) -> Source:
+    """Build the source, keeping its structural problems in ``findings`` (what ``data check`` lists)."""
+    spec = str(data)
+    options = {"positive": positive, "invert_mask": invert_mask}
+    if spec.startswith("synthetic:"):
+        return SyntheticSource(spec, **options)
+    if spec.startswith("builtin:"):
+        name = spec.removeprefix("builtin:")
+        if name not in BUILTIN:
+            raise fail(spec, "unknown builtin dataset", f"choose one of {', '.join(BUILTIN)}")
+        source = FolderSource(BUILTIN_DIR / name, spec=spec, **options)
+        source.name = spec
+        return source
+    path = Path(spec).expanduser()
+    if fmt is not None and fmt not in FORMATS:
+        raise fail(f"--format {fmt}", "unknown data format", f"choose one of {', '.join(FORMATS)}")
+    fmt = fmt or detect_format(path)
+    if not path.exists():
+        raise fail(path, "no such file or folder", "check the --data path")
+    if fmt == "nnunet":
+        return NnunetSource(path.resolve(), **options)
+    if fmt == "stack":
+        return StackSource(_stack_file(path).resolve(), **options)
+    if not path.is_dir():
+        raise fail(path, "a folder dataset must be a directory", "point --data at the folder")
+    return FolderSource(path.resolve(), **options)
+
+
+def open_source(
+    data: str | Path, fmt: str | None = None, positive: int | None = None, invert_mask: bool = False
+) -> Source:
+    """Open a dataset for training or prediction: a path, ``builtin:NAME`` or ``synthetic:NAME?...``.
+
+    Args:
+        data: the ``--data`` value.
+        fmt: ``folder``, ``nnunet`` or ``stack`` to override detection.
+        positive: binary masks: the stored value that is foreground (every other value is background).
+        invert_mask: swap the two classes of binary masks (ISBI 2012: make membranes the foreground).
+
+    Raises:
+        UnetzooError: the first structural problem (missing masks, unsupported files, ...), pointing to
+            ``unetzoo data check`` for the full list. Pixel-level problems surface in ``check_source`` or on load.
+    """
+    source = open_unchecked(data, fmt, positive, invert_mask)
+    errors = [p for p in source.findings if p.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = (
+            f" ({len(errors) - 1} more: run `unetzoo data check {shlex.quote(source.spec)}`)" if len(errors) > 1 else ""
+        )
+        raise DataError(Problem("error", first.file, first.what, first.fix + more))
+    return source

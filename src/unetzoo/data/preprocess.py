@@ -1,0 +1,136 @@
+"""Preprocessing shared by training, evaluation, prediction and export: one serializable definition.
+
+:class:`Preprocess` converts channels (gray <-> RGB) and normalizes intensities of a whole image, before any crop
+or augmentation, as nnU-Net does; prediction applies the same object (``Preprocess.from_dict`` of what the run
+saved) to the full input image. :func:`resize_image` / :func:`resize_mask` resize for a fixed input size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from unetzoo.errors import UnetzooError
+
+if TYPE_CHECKING:
+    from unetzoo.data.source import Source
+
+NORMALIZATIONS = ("zscore", "minmax", "dataset", "none")
+"""``zscore``: per image and channel, (x - mean) / std. ``minmax``: per image and channel to [0, 1].
+``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
+``none``: raw intensities as float32."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
+_EPS = 1e-6
+
+
+@dataclass
+class Preprocess:
+    """Channel conversion + intensity normalization.
+
+    Args:
+        normalize: one of :data:`NORMALIZATIONS`.
+        channels: channels the model takes; gray inputs are replicated to 3, RGB is reduced to 1 by BT.601 luma.
+            ``None`` keeps the input's channels.
+        mean, std: per-channel statistics for ``normalize="dataset"`` (set by :meth:`fit`).
+    """
+
+    normalize: str = "zscore"
+    channels: int | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.normalize not in NORMALIZATIONS:
+            raise UnetzooError(f"unknown normalization {self.normalize!r}; choose one of {', '.join(NORMALIZATIONS)}")
+        if (self.mean is None) != (self.std is None):
+            raise UnetzooError("Preprocess needs both mean and std, or neither; pass both or call fit()")
+
+    def convert(self, image: np.ndarray) -> np.ndarray:
+        """``HxW`` or ``HxWxC`` -> ``HxWx channels`` float32."""
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim == 2:
+            image = image[..., None]
+        have, want = image.shape[2], self.channels or image.shape[2]
+        if have == want:
+            return image
+        if have == 1:
+            return np.repeat(image, want, axis=2)
+        if have in (3, 4) and want == 1:
+            return (image[..., :3] @ _LUMA)[..., None]
+        if have == 4 and want == 3:
+            return image[..., :3]
+        raise UnetzooError(f"image has {have} channels but the model takes {want}; convert the input or retrain")
+
+    def normalized(self, image: np.ndarray) -> np.ndarray:
+        """Normalize an ``HxWxC`` float32 image (channels already converted)."""
+        if self.normalize == "none":
+            return image
+        if self.normalize == "dataset":
+            if self.mean is None or self.std is None:
+                raise UnetzooError("Preprocess(normalize='dataset') has no statistics; call fit(src, ids) first")
+            mean, std = np.float32(self.mean), np.float32(self.std)
+            return (image - mean) / np.maximum(std, _EPS)
+        planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # per-channel statistics ~20x faster on CxHxW
+        if self.normalize == "zscore":
+            mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
+            return (image - mean) / np.maximum(std, _EPS)
+        lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
+        return (image - lo) / np.maximum(hi - lo, _EPS)
+
+    def transform(self, image: np.ndarray) -> np.ndarray:
+        """``HxWxC`` raw -> ``HxWxC`` converted and normalized float32 (what the dataset crops and augments)."""
+        return np.ascontiguousarray(self.normalized(self.convert(image)), dtype=np.float32)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """``HxWxC`` raw -> ``CxHxW`` float32, the model's input layout."""
+        return np.ascontiguousarray(self.transform(image).transpose(2, 0, 1))
+
+    def fit(self, src: Source, ids: Sequence[str]) -> Preprocess:
+        """Per-channel mean/std over the images ``ids`` of ``src`` (for ``normalize="dataset"``); returns self."""
+        index = {sample: k for k, sample in enumerate(src.ids)}
+        total = sq = 0.0
+        count = 0
+        for sample in ids:
+            image = self.convert(src.load(index[sample])[0]).astype(np.float64)
+            total = total + image.sum(axis=(0, 1))
+            sq = sq + np.square(image).sum(axis=(0, 1))
+            count += image.shape[0] * image.shape[1]
+        if count == 0:
+            raise UnetzooError("Preprocess.fit needs at least one image id")
+        mean = np.asarray(total) / count
+        self.mean = [float(m) for m in mean]
+        self.std = [float(s) for s in np.sqrt(np.maximum(np.asarray(sq) / count - mean**2, 0.0))]
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"normalize": self.normalize, "channels": self.channels, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocess:
+        unknown = set(data) - {"normalize", "channels", "mean", "std"}
+        if unknown:
+            raise UnetzooError(f"preprocessing record has unknown keys {sorted(unknown)}; was it saved by unetzoo?")
+        return cls(**data)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``HxWxC`` float32 -> ``size`` (H, W), bilinear with antialiasing when shrinking."""
+    if image.shape[:2] == tuple(size):
+        return image
+    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    out = F.interpolate(tensor, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    return out[0].numpy().transpose(1, 2, 0)
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``HxW`` class ids -> ``size`` (H, W), nearest neighbour."""
+    if mask.shape == tuple(size):
+        return mask
+    tensor = torch.from_numpy(mask.astype(np.float32))[None, None]
+    return F.interpolate(tensor, size=tuple(size), mode="nearest-exact")[0, 0].numpy().astype(mask.dtype)

@@ -1,0 +1,80 @@
+"""SegmentationDataset: tensors, patches, resize, and randomness reproducible from (seed, epoch, index)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from unetzoo.data import Preprocess, SegmentationDataset, build_augment, open_source
+from unetzoo.errors import UnetzooError
+
+SRC = open_source("synthetic:nuclei?n=6&size=40x56")
+
+
+def make(**kwargs: object) -> SegmentationDataset:
+    options = {"preprocess": Preprocess("zscore", channels=3), "augment": build_augment("default"), "seed": 3}
+    return SegmentationDataset(SRC, SRC.ids, **{**options, **kwargs})
+
+
+def test_tensors_full_image_and_patches() -> None:
+    image, mask = make(augment=None)[0]
+    assert image.dtype == torch.float32 and image.shape == (3, 40, 56)
+    assert mask.dtype == torch.int64 and mask.shape == (40, 56)
+    image, mask = make(patch_size=(32, 32))[1]
+    assert image.shape == (3, 32, 32) and mask.shape == (32, 32)
+    image, mask = make(patch_size=(64, 80))[2]  # larger than the image: reflection padding
+    assert image.shape == (3, 64, 80) and set(mask.unique().tolist()) <= {0, 1}
+    image, mask = make(resize=(20, 28), augment=None)[0]
+    assert image.shape == (3, 20, 28) and mask.shape == (20, 28)
+    gray = SegmentationDataset(SRC, SRC.ids[:2], Preprocess("minmax", channels=1), patch_size=(16, 16))
+    assert gray[0][0].shape == (1, 16, 16) and 0 <= float(gray[0][0].min()) <= float(gray[0][0].max()) <= 1
+
+
+def test_same_seed_epoch_index_same_sample() -> None:
+    ds = make(patch_size=(32, 32))
+    first = ds[4]
+    assert all(torch.equal(a, b) for a, b in zip(first, make(patch_size=(32, 32))[4], strict=True))
+    ds.set_epoch(1)
+    assert not torch.equal(ds[4][0], first[0])
+    ds.set_epoch(0)
+    assert torch.equal(ds[4][0], first[0])
+    assert not torch.equal(make(patch_size=(32, 32), seed=4)[4][0], first[0])
+
+
+def test_workers_give_the_same_batches() -> None:
+    def batches(workers: int, epoch: int) -> list[torch.Tensor]:
+        ds = make(patch_size=(24, 24))
+        ds.set_epoch(epoch)
+        loader = DataLoader(ds, batch_size=3, num_workers=workers)
+        return [torch.cat([x.flatten(), y.flatten().float()]) for x, y in loader]
+
+    for epoch in (0, 2):
+        serial, parallel = batches(0, epoch), batches(2, epoch)
+        assert all(torch.equal(a, b) for a, b in zip(serial, parallel, strict=True))
+
+
+def test_persistent_workers_follow_set_epoch() -> None:
+    ds = make(patch_size=(24, 24))
+    loader = DataLoader(ds, batch_size=6, num_workers=1, persistent_workers=True)
+    seen = []
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        seen.append(next(iter(loader))[0])
+    ds.set_epoch(1)
+    assert torch.equal(seen[1], torch.stack([ds[i][0] for i in range(6)]))
+    assert not torch.equal(seen[0], seen[1])
+
+
+def test_unknown_ids() -> None:
+    with pytest.raises(UnetzooError, match="not in the dataset"):
+        SegmentationDataset(SRC, ["ghost"])
+
+
+def test_mask_values_survive_the_pipeline() -> None:
+    ds = make(patch_size=(32, 32))
+    for i in range(len(ds)):
+        image, mask = ds[i]
+        assert torch.isfinite(image).all()
+        assert set(np.unique(mask.numpy())) <= {0, 1}

@@ -1,0 +1,185 @@
+"""Format detection and the readers: folder pairs, nnU-Net raw v2, TIFF stacks, builtin:, mask value rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from datagen import MakeFolder, blob_mask, gray_image, save
+from PIL import Image
+
+from unetzoo.data import BUILTIN, check_source, detect_format, open_source
+from unetzoo.errors import UnetzooError
+
+
+def test_folder_pairs_suffixes_extensions_and_natural_order(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    for i, (stem, mask_name) in enumerate(
+        [("cell10", "cell10_mask.png"), ("cell2", "cell2_label.png"), ("cell1", "cell1.png")]
+    ):
+        save(root / "images" / f"{stem}.jpg" if i == 0 else root / "images" / f"{stem}.tif", gray_image(16, 16, i))
+        save(root / "labels" / mask_name, blob_mask(16, 16, i))
+    (root / "images" / ".DS_Store").write_bytes(b"junk")
+    src = open_source(root)
+    assert detect_format(root) == "folder" and src.format == "folder"
+    assert src.ids == ["cell1", "cell2", "cell10"]
+    assert src.image_path(2).endswith("cell10.jpg") and src.mask_path(2).endswith("cell10_mask.png")
+    image, mask = src.load(1)
+    assert image.shape == (16, 16, 1) and image.dtype == np.float32
+    assert mask.dtype == np.int64 and set(np.unique(mask)) <= {0, 1}
+    np.testing.assert_array_equal(mask, blob_mask(16, 16, 1) // 255)
+
+
+def test_flat_folder_and_mixed_gray_rgb(tmp_path: Path) -> None:
+    save(tmp_path / "a.png", gray_image(8, 8, 0))
+    save(tmp_path / "b.png", np.stack([gray_image(8, 8, 1)] * 3, axis=-1))
+    for stem in "ab":
+        save(tmp_path / f"{stem}_mask.png", blob_mask(8, 8, 0))
+    src = open_source(tmp_path)
+    assert src.ids == ["a", "b"] and src.in_channels == 3
+    image, _ = src.load(0)
+    assert image.shape == (8, 8, 3) and (image[..., 0] == image[..., 2]).all()
+    report = check_source(tmp_path)
+    assert report.ok and any("replicated to 3 channels" in p for p in report.problems)
+
+
+def test_multiclass_ids_palette_and_declared_labels(tmp_path: Path) -> None:
+    ids = np.array([[0, 1], [2, 2]], np.uint8)
+    save(tmp_path / "ids" / "images" / "x.png", gray_image(2, 2, 0))
+    save(tmp_path / "ids" / "masks" / "x.png", ids)
+    src = open_source(tmp_path / "ids")
+    assert src.classes == 3 and src.class_names == ["background", "class1", "class2"]
+    np.testing.assert_array_equal(src.load(0)[1], ids)
+
+    colours = np.array([[[0, 0, 0], [255, 0, 0]], [[0, 255, 0], [255, 0, 0]]], np.uint8)
+    save(tmp_path / "rgb" / "images" / "x.png", gray_image(2, 2, 0))
+    save(tmp_path / "rgb" / "masks" / "x.png", colours)
+    src = open_source(tmp_path / "rgb")
+    assert src.class_names == ["background", "#00ff00", "#ff0000"]
+    np.testing.assert_array_equal(src.load(0)[1], [[0, 2], [1, 2]])
+
+    (tmp_path / "rgb" / "labels.json").write_text(json.dumps({"bg": [0, 0, 0], "tumour": "#ff0000", "x": "#00ff00"}))
+    src = open_source(tmp_path / "rgb")
+    assert src.class_names == ["bg", "tumour", "x"]
+    np.testing.assert_array_equal(src.load(0)[1], [[0, 1], [2, 1]])
+
+    pal = Image.fromarray(ids, mode="P")
+    pal.putpalette([0, 0, 0, 255, 255, 0, 0, 0, 255])
+    save(tmp_path / "pal" / "images" / "x.png", gray_image(2, 2, 0))
+    (tmp_path / "pal" / "masks").mkdir()
+    pal.save(tmp_path / "pal" / "masks" / "x.png")
+    np.testing.assert_array_equal(open_source(tmp_path / "pal").load(0)[1], ids)
+
+    gray3 = np.array([[0, 128], [255, 128]], np.uint8)
+    save(tmp_path / "g3" / "images" / "x.png", gray_image(2, 2, 0))
+    save(tmp_path / "g3" / "masks" / "x.png", gray3)
+    assert not check_source(tmp_path / "g3").ok  # {0, 128, 255}: stray values unless declared
+    (tmp_path / "g3" / "labels.json").write_text('{"background": 0, "cell": 255, "border": 128}')
+    np.testing.assert_array_equal(open_source(tmp_path / "g3").load(0)[1], [[0, 2], [1, 2]])
+
+
+def test_positive_and_invert(make_folder: MakeFolder) -> None:
+    root = make_folder(n=2)
+    plain = open_source(root).load(0)[1]
+    np.testing.assert_array_equal(open_source(root, invert_mask=True).load(0)[1], 1 - plain)
+    np.testing.assert_array_equal(open_source(root, positive=0).load(0)[1], 1 - plain)
+    np.testing.assert_array_equal(open_source(root, positive=255).load(0)[1], plain)
+    report = check_source(root, positive=7)
+    assert not report.ok and "no mask contains the value 7" in report.problems[0]
+
+
+def test_nnunet_rgb_and_multichannel(tmp_path: Path) -> None:
+    rgb = tmp_path / "Dataset501_Rgb"
+    for case in ("c1", "c2"):
+        save(rgb / "imagesTr" / f"{case}_0000.png", np.stack([gray_image(8, 8, 0)] * 3, axis=-1))
+        save(rgb / "labelsTr" / f"{case}.png", (blob_mask(8, 8, 0) // 255))
+    meta = {"channel_names": {"0": "R", "1": "G", "2": "B"}, "labels": {"background": 0, "road": 1}}
+    (rgb / "dataset.json").write_text(json.dumps({**meta, "numTraining": 2, "file_ending": ".png"}))
+    src = open_source(rgb)
+    assert detect_format(rgb) == "nnunet" and src.ids == ["c1", "c2"]
+    assert src.in_channels == 3 and src.class_names == ["background", "road"]
+    assert src.load(1)[0].shape == (8, 8, 3)
+
+    two = tmp_path / "Dataset502_Two"
+    for c in range(2):
+        save(two / "imagesTr" / f"case_{c:04d}.png", gray_image(8, 8, c))
+    save(two / "labelsTr" / "case.png", np.array([[0, 2]] * 8 * 4, np.uint8).reshape(8, 8))
+    meta = {"channel_names": {"0": "a", "1": "b"}, "labels": {"background": 0, "x": 1, "y": 2}, "file_ending": ".png"}
+    (two / "dataset.json").write_text(json.dumps(meta))
+    image, mask = open_source(two).load(0)
+    np.testing.assert_array_equal(image[..., 1], gray_image(8, 8, 1))
+    assert mask.max() == 2
+    (two / "imagesTr" / "case_0001.png").unlink()
+    with pytest.raises(UnetzooError, match=r"lacks imagesTr/case_0001\.png"):
+        open_source(two)
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"modality": {"0": "CT"}, "labels": {"0": "background"}}, "v1 / MSD"),
+        ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": 1}, "file_ending": ".nii.gz"}, "not a 2D"),
+        ({"channel_names": {"0": "g"}, "labels": {"background": 0, "a": 2}, "file_ending": ".png"}, "consecutive"),
+        ({"channel_names": {"0": "g"}, "labels": {"background": 0, "a": [1, 2]}, "file_ending": ".png"}, "region"),
+    ],
+)
+def test_nnunet_bad_dataset_json(tmp_path: Path, meta: dict, message: str) -> None:
+    (tmp_path / "imagesTr").mkdir()
+    (tmp_path / "dataset.json").write_text(json.dumps(meta))
+    report = check_source(tmp_path)
+    assert not report.ok and message in report.problems[0]
+    assert str(tmp_path / "dataset.json") in report.problems[0]
+
+
+def test_tiff_stack_pairs(tmp_path: Path) -> None:
+    volume = np.stack([gray_image(16, 16, k) for k in range(5)])
+    labels = np.stack([blob_mask(16, 16, k) for k in range(5)])
+    tifffile.imwrite(tmp_path / "train-volume.tif", volume, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "train-labels.tif", labels, photometric="minisblack")
+    for data in (tmp_path, tmp_path / "train-volume.tif"):
+        src = open_source(data)
+        assert src.format == "stack" and len(src) == 5 and src.ids[3] == "train-volume_003"
+        image, mask = src.load(3)
+        np.testing.assert_array_equal(image[..., 0], volume[3])
+        np.testing.assert_array_equal(mask, labels[3] // 255)
+    assert check_source(tmp_path).ok
+    tifffile.imwrite(tmp_path / "train-labels.tif", labels[:4], photometric="minisblack")
+    with pytest.raises(UnetzooError, match="has 4 slices, the image stack 5"):
+        open_source(tmp_path / "train-volume.tif")
+
+
+def test_detection_errors_and_override(tmp_path: Path, make_folder: MakeFolder) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UnetzooError, match="cannot tell the dataset format"):
+        open_source(tmp_path / "empty")
+    with pytest.raises(UnetzooError, match="no such file or folder"):
+        open_source(tmp_path / "missing")
+    root = make_folder(n=2)
+    with pytest.raises(UnetzooError, match="unknown data format"):
+        open_source(root, fmt="nifti")
+    assert open_source(root, fmt="folder").format == "folder"
+    with pytest.raises(UnetzooError, match="unknown builtin dataset"):
+        open_source("builtin:retina")
+
+
+def test_fingerprint_tracks_content(make_folder: MakeFolder) -> None:
+    root = make_folder(n=2)
+    first = open_source(root).fingerprint()
+    assert open_source(root).fingerprint() == first
+    assert open_source(root, invert_mask=True).fingerprint() != first
+    save(root / "masks" / "img1.png", blob_mask(32, 32, seed=9))
+    assert open_source(root).fingerprint() != first
+
+
+def test_builtin_nuclei() -> None:
+    assert "nuclei" in BUILTIN
+    src = open_source("builtin:nuclei")
+    assert src.name == "builtin:nuclei" and len(src) == 100
+    assert src.in_channels == 3 and src.class_names == ["background", "nucleus"]
+    image, mask = src.load(0)
+    assert image.shape == (256, 256, 3) and mask.shape == (256, 256) and 0 < mask.mean() < 1
+    readme = (Path(src.image_path(0)).parents[1] / "README.md").read_text()
+    assert "CC0" in readme and "Caicedo" in readme and src.ids[0] in readme
