@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-def _figure(width: float, height: float) -> Any:
+def figure(width: float, height: float) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,7 +17,7 @@ def _figure(width: float, height: float) -> Any:
     return plt, plt.figure(figsize=(width, height), dpi=100)
 
 
-def _png(plt: Any, fig: Any) -> bytes:
+def png(plt: Any, fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -26,7 +26,7 @@ def _png(plt: Any, fig: Any) -> bytes:
 
 def training_curves(history: list[dict[str, Any]]) -> bytes:
     """Loss (train/val), validation Dice and learning rate against epochs."""
-    plt, fig = _figure(11, 3.2)
+    plt, fig = figure(11, 3.2)
     epochs = [r["epoch"] for r in history]
 
     def series(key: str) -> tuple[list[int], list[float]]:
@@ -46,7 +46,7 @@ def training_curves(history: list[dict[str, Any]]) -> bytes:
             ax.set_xlim(0.5, max(epochs) + 0.5)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    return _png(plt, fig)
+    return png(plt, fig)
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], alpha: float = 0.45) -> np.ndarray:
@@ -64,7 +64,7 @@ def overlay(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], al
 
 def sample_grid(rows: list[dict[str, Any]]) -> bytes:
     """One row per sample: image, ground truth overlay (green), prediction overlay (magenta)."""
-    plt, fig = _figure(9, 3 * max(1, len(rows)))
+    plt, fig = figure(9, 3 * max(1, len(rows)))
     for r, row in enumerate(rows):
         panels = [
             (row["image"], None, "image"),
@@ -77,4 +77,4 @@ def sample_grid(rows: list[dict[str, Any]]) -> bytes:
             ax.imshow(overlay(img, mask if mask is not None else np.zeros(img.shape[:2]), color))
             ax.set_title(f"{row['id'][:16]}: {title}" if c == 0 else title, fontsize=9)
             ax.axis("off")
-    return _png(plt, fig)
+    return png(plt, fig)

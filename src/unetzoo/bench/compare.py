@@ -1,0 +1,181 @@
+"""``unetzoo compare``: the papers' tables on the user's data and machine, under one protocol.
+
+Every model is trained by the same engine with the same split, seed, augmentation, loss and wall-clock
+budget, then evaluated on the same held-out images; its params, GMACs and CPU latency are measured at the
+training size. Each (model, fold) run lives in ``DIR/runs/<model>/fold<k>``: a killed compare continues with
+``--resume`` semantics, skipping finished runs and resuming a half-done one from its ``last.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unetzoo.bench.latency import num_threads, time_interleaved
+from unetzoo.bench.profile import profile
+from unetzoo.data import open_source
+from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from unetzoo.engine.evaluate import evaluate_images
+from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.train import train
+from unetzoo.errors import UnetzooError
+from unetzoo.models import get_entry
+
+METRICS = ("dice", "iou", "miou", "accuracy", "hd95", "v_rand", "v_info")
+
+
+@dataclass
+class CompareConfig:
+    """One protocol for every model (see module doc)."""
+
+    models: list[str]
+    data: str
+    out: str
+    budget: str = "5m"
+    folds: int | None = None
+    seed: int = 0
+    batch_size: int = 8
+    lr: float = 2e-3
+    loss: str = "bce+dice"
+    augment: str = "default"
+    patch_size: tuple[int, int] = (256, 256)
+    val_fraction: float = 0.2
+    em: bool = False
+    threads: int | None = None
+    latency_runs: int = 20
+    prune_levels: list[int] = field(default_factory=list)
+    train_options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_model(spec: str) -> tuple[str, str | None]:
+    """``name`` or ``name:preset`` -> (name, preset); unknown names are a clear error."""
+    name, _, preset = spec.partition(":")
+    get_entry(name)
+    return name, preset or None
+
+
+def _run_dir(config: CompareConfig, spec: str, fold: int) -> Path:
+    return Path(config.out) / "runs" / spec.replace(":", "@") / f"fold{fold}"
+
+
+def train_one(config: CompareConfig, spec: str, fold: int) -> Path:
+    """Train (or finish, or skip) one (model, fold) run; return its folder."""
+    out = _run_dir(config, spec, fold)
+    if (out / "summary.json").exists():
+        return out
+    name, preset = parse_model(spec)
+    common = {"out": str(out), "progress": False, "budget": config.budget, "epochs": 1_000_000}
+    if (out / "last.pt").exists():
+        train(resume=True, **common)
+        return out
+    train(
+        model=name,
+        preset=preset,
+        data=config.data,
+        seed=config.seed,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        loss=config.loss,
+        augment=config.augment,
+        patch_size=config.patch_size,
+        val_fraction=config.val_fraction,
+        folds=config.folds,
+        fold=fold if config.folds else None,
+        deep_supervision=bool(config.prune_levels),
+        **config.train_options,
+        **common,
+    )
+    return out
+
+
+def latency_ms(model: torch.nn.Module, in_channels: int, size: tuple[int, int], runs: int) -> float:
+    """Median eager latency (ms) of one (1, C, H, W) inference."""
+    x = torch.randn(1, in_channels, *size)
+    model.eval()
+
+    def call() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    return time_interleaved({"m": call}, runs=runs, warmup=3)["m"].median_ms
+
+
+def _history(run: Path) -> list[dict[str, float]]:
+    rows = json.loads((run / "log.json").read_text())
+    return [{"elapsed": r["elapsed"], "val_dice": r["val_dice"]} for r in rows if r.get("val_dice") is not None]
+
+
+def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None = None) -> dict[str, Any]:
+    """Held-out metrics, complexity and latency of one run's best checkpoint (or of ``model``)."""
+    payload = load_checkpoint(run / "best.pt")
+    segmenter = Segmenter.from_checkpoint(run / "best.pt")
+    if model is not None:
+        segmenter.model = model.eval()
+    source = open_source(config.data)
+    index = {sid: i for i, sid in enumerate(source.ids)}
+    val = [index[s] for s in payload["split"]["val"]]
+    scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
+    net = segmenter.model
+    prof = profile(net, (1, net.in_channels, *config.patch_size), memory=False)
+    return {
+        **{k: scores.get(k) for k in METRICS},
+        "params": prof.params,
+        "gmacs": prof.gmacs,
+        "latency_ms": latency_ms(net, net.in_channels, config.patch_size, config.latency_runs),
+        "epochs": payload["epoch"],
+        "history": _history(run),
+    }
+
+
+def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals)) if len(vals) > 1 else 0.0
+
+
+def summarize(model: str, folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One table row: mean and std over folds of every figure."""
+    row: dict[str, Any] = {"model": model, "folds": len(folds)}
+    for key in ("params", "gmacs", "latency_ms", "epochs", *METRICS):
+        mean, std = _mean_std([f.get(key) for f in folds])
+        row[key], row[f"{key}_std"] = mean, std
+    row["history"] = folds[0]["history"] if folds else []
+    return row
+
+
+def run_compare(config: CompareConfig) -> list[dict[str, Any]]:
+    """Train and evaluate every model (resumably); return the table rows (also written by the report)."""
+    for spec in config.models:
+        parse_model(spec)
+    if config.prune_levels and config.models != ["unet_sharp"]:
+        raise UnetzooError("--prune-levels works with --models unet_sharp alone", exit_code=2)
+    Path(config.out).mkdir(parents=True, exist_ok=True)
+    folds = list(range(config.folds or 1))
+    rows = []
+    with num_threads(config.threads):
+        for spec in config.models:
+            results = [evaluate_run(config, train_one(config, spec, k)) for k in folds]
+            rows.append(summarize(spec, results))
+        for level in config.prune_levels:
+            results = []
+            for k in folds:
+                run = _run_dir(config, config.models[0], k)
+                full = model_from_checkpoint(load_checkpoint(run / "best.pt"))
+                results.append(evaluate_run(config, run, model=full.prune(level)))
+            rows.append(summarize(f"unet_sharp L{level}", results))
+    return rows
+
+
+def write_tables(rows: list[dict[str, Any]], out: str | os.PathLike[str]) -> None:
+    """table.md, table.csv, table.json in ``out`` (histories stay in table.json)."""
+    from unetzoo.report.compare_report import write_compare_outputs
+
+    write_compare_outputs(rows, Path(out))

@@ -1,0 +1,59 @@
+"""``unetzoo compare``: train and evaluate several models under one protocol; write the papers' tables."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="train and evaluate models under one protocol; tables and plots")
+    p.add_argument("--models", required=True, help="comma-separated names, optionally name:preset")
+    p.add_argument("--data", required=True)
+    p.add_argument("--budget", default="5m", help="wall-clock training budget per model (and fold)")
+    p.add_argument("--folds", type=int, help="k-fold cross-validation (mean ± std over folds)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--peers", choices=("monai",), help="add MONAI's UNet, BasicUNet, AttentionUnet, BasicUNet++")
+    p.add_argument("--prune-levels", help="with --models unet_sharp: train once with DS, evaluate levels, e.g. 1,2,3,4")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--loss", default="bce+dice")
+    p.add_argument("--augment", default="default")
+    p.add_argument("--patch-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    p.add_argument("--em", action="store_true", help="also EM scores (V_rand, V_info)")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from unetzoo.bench.compare import CompareConfig, run_compare, write_tables
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.peers:
+        from unetzoo.models.peers import list_peers
+
+        models += list_peers(args.peers)
+    levels = [int(v) for v in args.prune_levels.split(",")] if args.prune_levels else []
+    config = CompareConfig(
+        models=models,
+        data=args.data,
+        out=args.out,
+        budget=args.budget,
+        folds=args.folds,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        augment=args.augment,
+        patch_size=tuple(args.patch_size),
+        em=args.em,
+        threads=args.threads,
+        prune_levels=levels,
+    )
+    rows = run_compare(config)
+    write_tables(rows, args.out)
+    from unetzoo.report.compare_report import markdown_table
+
+    print(markdown_table(rows))
+    print(f"\ntables, plots and report.html in {args.out}")
+    return 0
