@@ -95,10 +95,11 @@ def test_kill_9_mid_run_then_resume_equals_uninterrupted_run(tmp_path: Path) -> 
         "1",
     ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "unetzoo", *args, "--out", str(killed)], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "unetzoo", *args, "--out", str(killed)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not (killed / "log.json").exists() and time.monotonic() < deadline:
+    while not (killed / "log.json").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[1].decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     stopped_at = load_checkpoint(killed / "last.pt")["epoch"]
@@ -202,8 +203,9 @@ def test_ctrl_c_keeps_a_resumable_checkpoint(tmp_path: Path) -> None:
     ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
-    while not (out / "log.json").exists() and time.monotonic() < deadline:  # at least one epoch done
-        time.sleep(0.2)
+    while not (out / "log.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # until at least one epoch is done
+    assert proc.poll() is None, proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
