@@ -1,0 +1,135 @@
+"""The served model: an ONNX export (onnxruntime) or a training checkpoint (torch), with its public model card.
+
+``FILE.onnx`` runs on :class:`unetzoo.deploy.runtime.OnnxSegmenter` and its card ``FILE.onnx.json``; anything else
+is read as a checkpoint by :class:`unetzoo.engine.inference.Segmenter`, whose card is built from the checkpoint
+payload. Both are imported only when needed, so an ONNX server never loads torch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class SegmenterLike(Protocol):
+    """What serving needs from either engine."""
+
+    threshold: float
+
+    def probabilities(self, image: np.ndarray, source: str = ...) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded segmenter and its card (JSON-safe; no absolute paths)."""
+
+    segmenter: SegmenterLike
+    card: dict[str, Any]
+
+    @property
+    def classes(self) -> int:
+        return int(self.card["classes"])
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.card["in_channels"])
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.card["class_names"])
+
+
+def json_safe(value: Any) -> Any:
+    """Nested dicts/lists of JSON values with NaN and infinities replaced by None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def validation_metrics(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The validation figures of a run (``val_*`` and the epoch they come from)."""
+    return {k: v for k, v in (metrics or {}).items() if k == "epoch" or k.startswith("val_")}
+
+
+def _onnx(path: Path, options: dict[str, Any]) -> ServedModel:
+    from unetzoo.deploy.runtime import OnnxSegmenter
+
+    segmenter = OnnxSegmenter(path, **options)
+    card = segmenter.card
+    public = {
+        "model": card["model"],
+        "preset": card.get("preset"),
+        "engine": "onnxruntime",
+        "file": path.name,
+        "params": card.get("params"),
+        "gmacs": card.get("gmacs"),
+        "classes": card["classes"],
+        "class_names": list(card["class_names"]),
+        "in_channels": card["in_channels"],
+        "threshold": segmenter.threshold,
+        "input_multiple": card.get("input_multiple"),
+        "preprocess": card["preprocess"],
+        "metrics": validation_metrics(card.get("metrics")),
+        "int8": card.get("int8") is not None,
+        "sha256": card["sha256"],
+        "unetzoo_version": card.get("unetzoo_version"),
+    }
+    return ServedModel(segmenter, json_safe(public))
+
+
+def _checkpoint(path: Path, options: dict[str, Any]) -> ServedModel:
+    from unetzoo import __version__, count_params
+    from unetzoo.engine.checkpoint import load_checkpoint
+    from unetzoo.engine.inference import Segmenter
+
+    payload = load_checkpoint(path)
+    segmenter = Segmenter.from_checkpoint(path, **options)
+    model = segmenter.model
+    public = {
+        "model": payload["model"]["name"],
+        "preset": payload["model"].get("preset"),
+        "engine": "torch",
+        "file": path.name,
+        "params": count_params(model),
+        "gmacs": None,
+        "classes": model.classes,
+        "class_names": list(segmenter.class_names),
+        "in_channels": model.in_channels,
+        "threshold": segmenter.threshold,
+        "input_multiple": model.input_multiple,
+        "preprocess": payload.get("preprocess"),
+        "metrics": validation_metrics(payload.get("metrics")),
+        "int8": False,
+        "sha256": None,
+        "unetzoo_version": __version__,
+    }
+    return ServedModel(segmenter, json_safe(public))
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    threshold: float | None = None,
+    tta: bool = False,
+    tile: int = 512,
+    overlap: float = 0.25,
+) -> ServedModel:
+    """Load ``FILE.onnx`` (with its card) or a ``last.pt``/``best.pt`` checkpoint for serving.
+
+    Raises:
+        UnetzooError: missing, unreadable or foreign files (one line, from the engine that reads them).
+    """
+    path = Path(path)
+    options: dict[str, Any] = {"threshold": threshold, "tta": tta, "tile": (tile, tile), "overlap": overlap}
+    return _onnx(path, options) if path.suffix.lower() == ".onnx" else _checkpoint(path, options)
