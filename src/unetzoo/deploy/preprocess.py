@@ -1,0 +1,73 @@
+"""NumPy twin of :class:`unetzoo.data.Preprocess` for the runtime (that class's module imports torch).
+
+It reads the preprocessing record saved in the checkpoint and copied into the model card
+(``{"normalize", "channels", "mean", "std"}``) and applies exactly the same channel conversion and
+normalization, in the same float32 operations, so that ONNX predictions see what training saw.
+``tests/deploy/test_runtime.py`` checks bit-for-bit parity with the data package's class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from unetzoo.errors import UnetzooError
+
+NORMALIZATIONS = ("zscore", "minmax", "dataset", "none")
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
+_EPS = 1e-6
+_KEYS = {"normalize", "channels", "mean", "std"}
+
+
+def check_record(record: Mapping[str, Any], where: str) -> None:
+    """Raise a UnetzooError naming ``where`` if ``record`` is not a valid preprocessing record."""
+    unknown = set(record) - _KEYS
+    if unknown:
+        raise UnetzooError(f"{where}: preprocessing record has unknown keys {sorted(unknown)}; re-export the model")
+    if record.get("normalize") not in NORMALIZATIONS:
+        raise UnetzooError(f"{where}: unknown normalization {record.get('normalize')!r}; re-export the model")
+    if record["normalize"] == "dataset" and (record.get("mean") is None or record.get("std") is None):
+        raise UnetzooError(f"{where}: 'dataset' normalization without statistics; re-export from a trained run")
+
+
+def convert(image: np.ndarray, channels: int | None, source: str = "image") -> np.ndarray:
+    """``HxW`` or ``HxWxC`` -> ``HxWx channels`` float32 (gray replicated, RGB(A) -> luma, RGBA -> RGB)."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise UnetzooError(f"{source}: expected an HxW or HxWxC image, got shape {image.shape}")
+    have, want = image.shape[2], channels or image.shape[2]
+    if have == want:
+        return image
+    if have == 1:
+        return np.repeat(image, want, axis=2)
+    if have in (3, 4) and want == 1:
+        return (image[..., :3] @ _LUMA)[..., None]
+    if have == 4 and want == 3:
+        return image[..., :3]
+    raise UnetzooError(f"{source}: image has {have} channels but the model takes {want}; convert the input")
+
+
+def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
+    """Normalize an ``HxWxC`` float32 image as the record says."""
+    mode = record["normalize"]
+    if mode == "none":
+        return image
+    if mode == "dataset":
+        mean, std = np.float32(record["mean"]), np.float32(record["std"])
+        return (image - mean) / np.maximum(std, _EPS)
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # statistics on CxHxW, as the data package
+    if mode == "zscore":
+        mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
+        return (image - mean) / np.maximum(std, _EPS)
+    lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
+    return (image - lo) / np.maximum(hi - lo, _EPS)
+
+
+def preprocess(image: np.ndarray, record: Mapping[str, Any], source: str = "image") -> np.ndarray:
+    """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 model input, as ``Preprocess.from_dict(record)(image)``."""
+    out = normalized(convert(image, record.get("channels"), source), record)
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).transpose(2, 0, 1))
