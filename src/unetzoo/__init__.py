@@ -4,13 +4,43 @@
 >>> model = unetzoo.create_model("ulite", in_channels=3, classes=1)
 >>> unetzoo.profile(model, (1, 3, 256, 256)).params
 878417
+
+Names are loaded on first use (PEP 562), so ``import unetzoo.deploy.runtime`` on a device without torch
+never imports torch.
 """
 
-from unetzoo.bench.profile import Profile, count_params, profile
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from unetzoo.errors import UnetzooError
-from unetzoo.models import SegmentationModel, create_model, list_models, list_presets, register_model
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Profile": "unetzoo.bench.profile",
+    "count_params": "unetzoo.bench.profile",
+    "profile": "unetzoo.bench.profile",
+    "SegmentationModel": "unetzoo.models",
+    "create_model": "unetzoo.models",
+    "list_models": "unetzoo.models",
+    "list_presets": "unetzoo.models",
+    "register_model": "unetzoo.models",
+}
+
+if TYPE_CHECKING:
+    from unetzoo.bench.profile import Profile, count_params, profile
+    from unetzoo.models import SegmentationModel, create_model, list_models, list_presets, register_model
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'unetzoo' has no attribute {name!r}")
+
 
 __all__ = [
     "Profile",

@@ -127,10 +127,6 @@ def test_runtime_runs_without_torch(make_checkpoint: MakeCheckpoint, tmp_path: P
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="unetzoo/__init__.py imports torch eagerly (bench.profile, models); it needs lazy attributes (PEP 562)",
-)
 def test_import_unetzoo_deploy_runtime_without_torch() -> None:
     result = _run_without_torch("import unetzoo.deploy.runtime\nprint('ok')")
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
