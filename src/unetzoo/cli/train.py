@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 
@@ -42,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--early-stopping", type=int, metavar="PATIENCE")
     a("--nan-policy", choices=("stop", "skip"))
     a("--threshold", type=float)
-    a("--amp", action="store_true", default=None, help="bf16 autocast on CPU")
+    a("--amp", action="store_true", default=None, help="mixed precision: bf16 autocast on CPU, --amp-dtype on CUDA")
+    a("--amp-dtype", choices=("bf16", "fp16"), help="autocast dtype (fp16: CUDA only, with loss scaling)")
+    a("--device", choices=("auto", "cpu", "cuda"), help="auto (default): this rank's CUDA GPU if any, else CPU")
     a("--out", help="run folder (default runs/run)")
     a("--resume", action="store_true", default=None, help="continue the run in --out from its last.pt")
     a("--threads", type=int, help="torch intra-op threads (default: all cores)")
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config_file", "threads")}
     result = train(config_file=args.config_file, **options)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
     best = result.summary.get("best_val_dice")
     shown = f"{best:.4f}" if isinstance(best, float) else "n/a"
     print(f"run folder: {result.out}  (best val Dice {shown}; report: {result.out / 'report.html'})")

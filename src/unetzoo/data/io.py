@@ -129,6 +129,24 @@ def _pil_info(path: Path, im: Image.Image, expected: str) -> ImageInfo:
     return ImageInfo(actual, height, width, channels, dtype, palette=mode in ("P", "PA"))
 
 
+def _open_tiff(path: Path) -> tifffile.TiffFile:
+    """Open a TIFF and index its pages up front: tifffile walks a corrupt IFD chain lazily without end."""
+    tif = tifffile.TiffFile(path)
+    try:
+        len(tif.pages)
+    except BaseException:
+        tif.close()
+        raise
+    return tif
+
+
+def _check_decoded(path: Path | str, arr: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The decoded pixels must have the size the header claimed (a corrupt file can decode to anything)."""
+    if arr.ndim not in (2, 3) or arr.shape[:2] != (height, width):
+        raise fail(path, f"decodes to shape {arr.shape}, not the {height}x{width} its header claims", "re-export it")
+    return arr
+
+
 def _tiff_info(path: Path, tif: tifffile.TiffFile) -> ImageInfo:
     series = tif.series[0]
     axes, shape = series.axes, series.shape
@@ -160,7 +178,7 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     expected = _check_file(path)
     if expected == "TIFF":
         try:
-            with tifffile.TiffFile(path) as tif:
+            with _open_tiff(path) as tif:
                 return _tiff_info(path, tif)
         except DataError:
             raise
@@ -213,13 +231,14 @@ def read_image(path: str | os.PathLike[str], *, mask: bool = False) -> np.ndarra
     info = image_info(path)
     try:
         if info.format == "TIFF":
-            with tifffile.TiffFile(path) as tif:
+            with _open_tiff(path) as tif:
                 arr = _tiff_pixels(tif.series[0].asarray(), tif.series[0].axes)
         else:
             with _open_pil(path) as im:
                 arr = _pil_pixels(im, mask)
     except Exception as exc:
         raise fail(path, f"truncated or corrupt image data ({exc})", "re-export it or remove it") from None
+    _check_decoded(path, arr, info.height, info.width)
     if arr.ndim == 3 and arr.shape[2] == 4:
         arr = arr[..., :3]
     return np.ascontiguousarray(arr)
@@ -230,7 +249,7 @@ def stack_info(path: str | os.PathLike[str]) -> tuple[int, ImageInfo]:
     path = Path(path)
     _check_file(path)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _open_tiff(path) as tif:
             page = tif.pages.first
             height, width = page.shape[:2]
             channels = page.shape[2] if page.ndim == 3 else 1
@@ -247,7 +266,7 @@ def read_stack_slice(path: str | os.PathLike[str], index: int) -> np.ndarray:
     path = Path(path)
     _, info = stack_info(path)
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _open_tiff(path) as tif:
             page = tif.pages[index]
             if page.shape[:2] != (info.height, info.width):
                 raise fail(
@@ -255,7 +274,8 @@ def read_stack_slice(path: str | os.PathLike[str], index: int) -> np.ndarray:
                     f"is {page.shape[0]}x{page.shape[1]} (HxW), slice 0 is {info.height}x{info.width}",
                     "all slices of a stack must have one size",
                 )
-            return np.ascontiguousarray(page.asarray())
+            arr = _check_decoded(f"{path} slice {index}", page.asarray(), info.height, info.width)
+            return np.ascontiguousarray(arr)
     except DataError:
         raise
     except Exception as exc:

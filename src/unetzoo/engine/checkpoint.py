@@ -1,7 +1,9 @@
 """Checkpoints: atomic save, safe load (``torch.load(weights_only=True)`` only), integrity.
 
 A checkpoint is a plain dict of tensors and Python primitives (no pickled objects), so it loads with
-``weights_only=True``; a file carrying code is refused. Layout (``CHECKPOINT_VERSION`` 1)::
+``weights_only=True``; a file carrying code is refused. Its sha256 is recorded in ``<name>.sha256`` beside it
+(see :mod:`unetzoo.utils.integrity`) and checked on every load: a modified or swapped file is refused.
+Layout (``CHECKPOINT_VERSION`` 1)::
 
     {"format": "unetzoo-checkpoint", "version": 1,
      "model": {"name", "preset", "kwargs", "in_channels", "classes"},
@@ -23,27 +25,36 @@ import torch
 
 from unetzoo.errors import UnetzooError
 from unetzoo.models import SegmentationModel, create_model
-from unetzoo.utils.atomic import atomic_write
+from unetzoo.utils.integrity import verify_digest, write_with_digest
 
 CHECKPOINT_FORMAT = "unetzoo-checkpoint"
 CHECKPOINT_VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
-    """Write ``payload`` atomically (temporary file + rename); a crash mid-write keeps the old file."""
+    """Write ``payload`` and its sha256 record atomically; a crash mid-write keeps the old, verifiable file."""
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    return atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
+    write_with_digest(path, buffer.getbuffer())
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a unetzoo checkpoint with ``weights_only=True``; every failure is a one-line UnetzooError."""
+    """Load a unetzoo checkpoint with ``weights_only=True`` after checking its sha256 record (when present).
+
+    Every failure (missing, tampered, code-carrying, corrupt, foreign, newer format) is a one-line UnetzooError.
+    """
     p = Path(path)
     if not p.is_file():
         raise UnetzooError(f"{p}: checkpoint not found; pass the path of a last.pt or best.pt from a run folder")
     try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UnetzooError(f"{p}: cannot read the checkpoint ({exc.strerror}); check its permissions") from exc
+    verify_digest(p, data)
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise UnetzooError(
             f"{p}: refused: the file holds objects other than tensors and plain data (it could run code); "

@@ -56,7 +56,9 @@ class TrainConfig:
     val_every: int = 1
     out: str = "runs/run"
     resume: bool = False
-    amp: bool = False  # bf16 autocast on CPU
+    amp: bool = False  # mixed precision (autocast): bf16 on CPU; bf16 or fp16 (with loss scaling) on CUDA
+    amp_dtype: str = "bf16"  # bf16 | fp16
+    device: str = "auto"  # auto (this rank's CUDA GPU if any, else CPU) | cpu | cuda
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -67,6 +69,8 @@ class TrainConfig:
             "optimizer": ("adam", "adamw", "sgd"),
             "scheduler": ("cosine", "plateau", "step", "none"),
             "nan_policy": ("stop", "skip"),
+            "amp_dtype": ("bf16", "fp16"),
+            "device": ("auto", "cpu", "cuda"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -5,6 +5,12 @@ Per epoch: train loss, validation loss and metrics, learning rate and time, logg
 ``resume=True`` continues from ``last.pt`` exactly: model, optimizer, plateau scheduler, epoch, RNG
 states and elapsed time are restored, and data order/augmentation derive from (seed, epoch, index), so a
 deterministic run resumed after a kill ends with the same weights as an uninterrupted one.
+
+Under ``torchrun`` (see :mod:`unetzoo.engine.distributed` and docs/distributed.md) the same loop runs data
+parallel: ``batch_size`` stays the global batch, split evenly over the ranks; each rank takes its share of the
+one (seed, epoch) order; validation images are split over the ranks and their per-image rows gathered, so
+every rank computes the same metrics; rank 0 alone writes files, logs and decides when the budget is spent.
+A non-finite loss or gradient stops the run (or skips the step: ``nan_policy="skip"``) on every rank at once.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ from unetzoo.data import (
 )
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.config import TrainConfig
-from unetzoo.engine.evaluate import evaluate_images
+from unetzoo.engine.distributed import DistContext, OnDevice, autocast, data_parallel, grad_scaler, init_distributed
+from unetzoo.engine.distributed import shutdown as shutdown_distributed
+from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
@@ -44,8 +52,9 @@ from unetzoo.losses import DeepSupervisionLoss, build_loss
 from unetzoo.models import create_model
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
+from unetzoo.utils.integrity import read_digests
 
-RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every")
+RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every", "device")
 
 
 @dataclass
@@ -59,10 +68,16 @@ class RunResult:
 
 
 class EpochSampler(Sampler[int]):
-    """Shuffled indices, reshuffled each epoch from (seed, epoch); ``samples`` per epoch (with repeats)."""
+    """Shuffled indices, reshuffled each epoch from (seed, epoch); ``samples`` per epoch (with repeats).
 
-    def __init__(self, n: int, samples: int, seed: int) -> None:
+    With ``world_size`` > 1, rank ``r`` takes every ``world_size``-th index of that one order starting at ``r``
+    (as DistributedSampler does): when ``samples`` is a whole number of global batches and the global batch a
+    multiple of ``world_size``, the ranks' k-th local batches together hold exactly a single process's k-th batch.
+    """
+
+    def __init__(self, n: int, samples: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         self.n, self.samples, self.seed, self.epoch = n, samples, seed, 0
+        self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -71,10 +86,10 @@ class EpochSampler(Sampler[int]):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         reps = math.ceil(self.samples / self.n)
         order = torch.cat([torch.randperm(self.n, generator=g) for _ in range(reps)])[: self.samples]
-        return iter(order.tolist())
+        return iter(order[self.rank :: self.world_size].tolist())
 
     def __len__(self) -> int:
-        return self.samples
+        return len(range(self.rank, self.samples, self.world_size))
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -107,8 +122,15 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 class Trainer:
     """One training run. Use :func:`train`; this class only keeps the loop's pieces short."""
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, ctx: DistContext | None = None) -> None:
         self.config = config
+        self.ctx = ctx or DistContext()
+        if config.batch_size % self.ctx.world_size:
+            raise UnetzooError(
+                f"--batch-size {config.batch_size} is the global batch and must split evenly over the "
+                f"{self.ctx.world_size} processes; use a multiple of {self.ctx.world_size}",
+                exit_code=2,
+            )
         self.out = Path(config.out)
         self.budget = parse_duration(config.budget) if config.budget else None
         seed_everything(config.seed, config.deterministic)
@@ -119,9 +141,11 @@ class Trainer:
         self.global_step = 0
         self.elapsed_before = 0.0  # seconds spent in earlier sessions of this run (resume)
         self.start = time.monotonic()
+        self.clock = 0.0  # rank 0's elapsed() at the last agreement point: drives --budget and the schedule
         self.best_dice = -1.0
         self.stale_epochs = 0
         self.stop_reason = "epochs"
+        self.skipped_steps = 0  # steps of the current epoch skipped for a NaN/inf loss or gradient
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_data(self) -> None:
@@ -168,7 +192,9 @@ class Trainer:
             in_channels=self.model_spec["in_channels"],
             classes=self.model_spec["classes"],
             **self.model_spec["kwargs"],
-        )
+        ).to(self.ctx.device)
+        self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
+        self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
         mode = "binary" if self.binary else "multiclass"
         self.val_loss_fn = build_loss(c.loss, mode)
         self.loss_fn = DeepSupervisionLoss(self.val_loss_fn) if c.deep_supervision else self.val_loss_fn
@@ -192,12 +218,12 @@ class Trainer:
             seed=c.seed,
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
-        per_epoch = max(per_epoch, c.batch_size)
-        self.sampler = EpochSampler(len(dataset), per_epoch, c.seed)
+        per_epoch = max(per_epoch, c.batch_size) // c.batch_size * c.batch_size  # whole global batches
+        self.sampler = EpochSampler(len(dataset), per_epoch, c.seed, self.ctx.rank, self.ctx.world_size)
         self.dataset = dataset
         return DataLoader(
             dataset,
-            batch_size=c.batch_size,
+            batch_size=c.batch_size // self.ctx.world_size,
             sampler=self.sampler,
             num_workers=c.num_workers,
             drop_last=True,
@@ -211,6 +237,7 @@ class Trainer:
             "state_dict": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.plateau.state_dict() if self.plateau else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "epoch": self.epoch,
             "global_step": self.global_step,
             "elapsed": self.elapsed(),
@@ -231,6 +258,8 @@ class Trainer:
         self.optimizer.load_state_dict(payload["optimizer"])
         if self.plateau and payload.get("scheduler"):
             self.plateau.load_state_dict(payload["scheduler"])
+        if payload.get("scaler"):
+            self.scaler.load_state_dict(payload["scaler"])
         self.epoch = int(payload["epoch"])
         self.global_step = int(payload["global_step"])
         self.elapsed_before = float(payload["elapsed"])
@@ -245,41 +274,57 @@ class Trainer:
 
     def _progress(self, steps_per_epoch: int) -> float:
         by_steps = self.global_step / max(1, steps_per_epoch * self.config.epochs)
-        by_time = self.elapsed() / self.budget if self.budget else 0.0
+        by_time = self.clock / self.budget if self.budget else 0.0
         return max(by_steps, by_time)
 
     def _out_of_time(self) -> bool:
-        return self.budget is not None and self.elapsed() >= self.budget
+        """Read rank 0's clock (shared with every rank, so all follow one schedule and stop after one step)."""
+        if self.budget is None:
+            return False
+        self.clock = self.ctx.from_main(self.elapsed())
+        return self.clock >= self.budget
+
+    def _non_finite(self, what: str) -> None:
+        """A step whose loss or gradient is NaN/inf: skip it (``nan_policy="skip"``) or stop the run."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.config.nan_policy == "skip":
+            self.skipped_steps += 1
+            return
+        raise UnetzooError(
+            f"training diverged: {what} at epoch {self.epoch + 1}, step {self.global_step}; "
+            f"{self.out / 'last.pt'} keeps the last good state; lower --lr or use --nan-policy skip"
+        )
 
     def _train_epoch(self, loader: DataLoader) -> float:
-        c = self.config
+        c, device = self.config, self.ctx.device
         self.model.train()
         self.sampler.set_epoch(self.epoch)
         self.dataset.set_epoch(self.epoch)
+        self.skipped_steps = 0
         losses: list[float] = []
-        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{c.epochs}", c.progress)
+        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{c.epochs}", c.progress and self.ctx.is_main)
         for images, masks in loader:
+            images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
             if c.scheduler not in ("plateau", "none"):
                 factor = lr_factor(c.scheduler, self._progress(len(loader)))
                 for group in self.optimizer.param_groups:
                     group["lr"] = c.lr * factor
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=c.amp):
-                outputs = self.model(images)
+            with autocast(device, c.amp, c.amp_dtype):
+                outputs = self.net(images)
             loss = self.loss_fn(_as_float(outputs), masks)
-            if not torch.isfinite(loss):
-                if c.nan_policy == "skip":
-                    self.optimizer.zero_grad(set_to_none=True)
-                    continue
-                raise UnetzooError(
-                    f"training diverged: loss is {loss.item()} at epoch {self.epoch + 1}, step "
-                    f"{self.global_step}; {self.out / 'last.pt'} keeps the last good state; lower --lr "
-                    "or use --nan-policy skip"
-                )
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip)
-            self.optimizer.step()
+            if self.ctx.any(not bool(torch.isfinite(loss))):  # all ranks skip or stop together
+                self._non_finite(f"loss is {loss.item()}" + (" on some rank" if self.ctx.enabled else ""))
+                continue
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+            # Gradients are all-reduced, hence equal on every rank: each rank takes the same decision alone.
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip or math.inf)
+            if not self.scaler.is_enabled() and not bool(torch.isfinite(norm)):  # fp16's scaler handles its own
+                self._non_finite(f"gradient norm is {norm.item()} (loss {loss.item():.4g})")
+                continue
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.global_step += 1
             losses.append(loss.item())
             bar.update(1)
@@ -288,15 +333,18 @@ class Trainer:
                 self.stop_reason = "budget"
                 break
         bar.close()
-        return float(np.mean(losses)) if losses else float("nan")
+        return self.ctx.mean(float(np.mean(losses)) if losses else float("nan"))
 
     def _validate(self) -> dict[str, Any]:
+        """Metrics over the validation split; each rank scores its share and all gather the per-image rows."""
         if not self.val_idx:
             return {}
-        segmenter = Segmenter(self.model, self.preprocess, threshold=self.config.threshold)
-        result = evaluate_images(segmenter, self.source, self.val_idx, loss_fn=self.val_loss_fn)
+        model = self.model if self.ctx.device.type == "cpu" else OnDevice(self.model, self.ctx.device)
+        segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold)  # type: ignore[arg-type]
+        part = evaluate_images(segmenter, self.source, self.ctx.shard(self.val_idx), loss_fn=self.val_loss_fn)
+        rows = self.ctx.unshard(part.per_image)
         self.model.train()
-        return {f"val_{k}": v for k, v in result.aggregate.items()}
+        return {f"val_{k}": v for k, v in aggregate(rows).items()}
 
     def _log(self, row: dict[str, Any]) -> None:
         _write_csv(self.out / "metrics.csv", self.history)
@@ -310,13 +358,15 @@ class Trainer:
         loader = self._loader()
         self.start = time.monotonic()
         last, best = self.out / "last.pt", self.out / "best.pt"
-        if self.epoch == 0 and not last.exists():
+        if self.ctx.is_main and self.epoch == 0 and not last.exists():
             save_checkpoint(last, self._payload({}))
         while self.epoch < c.epochs and not self._out_of_time():
             t0 = time.monotonic()
             train_loss = self._train_epoch(loader)
             self.epoch += 1
             row: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
+            if self.skipped_steps:
+                row["skipped_steps"] = self.skipped_steps
             if self.epoch % c.val_every == 0 or self.epoch == c.epochs or self.stop_reason == "budget":
                 row.update(self._validate())
             row["lr"] = self.optimizer.param_groups[0]["lr"]
@@ -332,11 +382,12 @@ class Trainer:
                 self.plateau.step(float(dice))
             # Checkpoint first, then the logs: an epoch that shows in log.json is always in last.pt.
             self.history.append(row)
-            payload = self._payload(row)
-            save_checkpoint(last, payload)
-            if improved or not best.exists():
-                save_checkpoint(best, payload)
-            self._log(row)
+            if self.ctx.is_main:
+                payload = self._payload(row)
+                save_checkpoint(last, payload)
+                if improved or not best.exists():
+                    save_checkpoint(best, payload)
+                self._log(row)
             if c.early_stopping and self.stale_epochs >= c.early_stopping:
                 self.stop_reason = "early_stopping"
                 break
@@ -345,6 +396,11 @@ class Trainer:
         return self._finish(last, best)
 
     def _finish(self, last: Path, best: Path) -> RunResult:
+        """Rank 0 writes summary.json; every rank returns the same summary."""
+        summary = self.ctx.broadcast(self._summary(last, best) if self.ctx.is_main else None)
+        return RunResult(self.out, best, last, summary)
+
+    def _summary(self, last: Path, best: Path) -> dict[str, Any]:
         best_payload = load_checkpoint(best)
         summary = {
             "model": self.config.model,
@@ -360,10 +416,13 @@ class Trainer:
             "n_train": len(self.train_idx),
             "n_val": len(self.val_idx),
             "params": sum(p.numel() for p in self.model.parameters()),
+            "world_size": self.ctx.world_size,
+            "skipped_steps": sum(int(row.get("skipped_steps", 0)) for row in self.history),
             "checkpoints": {"best": str(best), "last": str(last)},
+            "sha256": {p.name: (read_digests(p) or [None])[0] for p in (best, last)},
         }
         atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
-        return RunResult(self.out, best, last, summary)
+        return summary
 
 
 def _as_float(outputs: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
@@ -404,7 +463,8 @@ def prepare_run_dir(config: TrainConfig, overrides: dict[str, Any]) -> tuple[Tra
             raise UnetzooError(f"{out}: nothing to resume (no last.pt); start without --resume")
         stored = dict(payload["config"])
         stored.update({k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES and v is not None})
-        stored["resume"] = True
+        # A run folder may have been moved; the device is this session's, not the run's.
+        stored.update(resume=True, out=str(out), device=config.device)
         return TrainConfig(**stored), payload
     if last.exists():
         raise UnetzooError(f"{out}: already holds a run (last.pt); pass --resume to continue it or choose a new --out")
@@ -427,12 +487,22 @@ def train(config: TrainConfig | None = None, *, config_file: str | None = None, 
     """
     if config is None:
         config = TrainConfig.from_sources(config_file, **overrides)
+    ctx = init_distributed(config.device)
+    try:
+        return _train(config, overrides, ctx)
+    finally:
+        shutdown_distributed(ctx)
+
+
+def _train(config: TrainConfig, overrides: dict[str, Any], ctx: DistContext) -> RunResult:
     config, payload = prepare_run_dir(config, overrides)
-    trainer = Trainer(config)
+    ctx.barrier()  # every rank has checked the folder before rank 0 writes into it
+    trainer = Trainer(config, ctx)
     if payload is not None:
         trainer.restore(payload)
-    atomic_write_text(trainer.out / "config.yaml", config.to_yaml())
-    atomic_write_text(trainer.out / "split.json", json.dumps(trainer.split, indent=1))
+    if ctx.is_main:
+        atomic_write_text(trainer.out / "config.yaml", config.to_yaml())
+        atomic_write_text(trainer.out / "split.json", json.dumps(trainer.split, indent=1))
     try:
         result = trainer.run()
     except KeyboardInterrupt:
@@ -441,7 +511,8 @@ def train(config: TrainConfig | None = None, *, config_file: str | None = None, 
             f"epoch: continue with `unetzoo train --resume --out {trainer.out}`",
             exit_code=130,
         ) from None
-    _write_report(result)
+    if ctx.is_main:
+        _write_report(result)
     return result
 
 
