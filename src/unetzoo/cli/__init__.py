@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 from unetzoo.errors import UnetzooError
 
-SUBCOMMANDS = ("models",)
+SUBCOMMANDS = ("models", "data", "train", "eval", "predict", "demo", "bench", "export", "serve", "compare")
+MODULES = {"eval": "evaluate"}  # subcommand -> module when the name would shadow a builtin
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"unetzoo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
-        importlib.import_module(f"unetzoo.cli.{name}").register(sub)
+        importlib.import_module(f"unetzoo.cli.{MODULES.get(name, name)}").register(sub)
     return parser
 
 
@@ -37,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnetzooError as exc:
         print(f"unetzoo: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # safety net: an unanticipated file-system error is still one clear line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"unetzoo: error: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("unetzoo: interrupted", file=sys.stderr)
         return 130

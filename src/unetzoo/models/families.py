@@ -13,6 +13,7 @@ FAMILIES = (
     "sd_unet",
     "pyconv_unet",
     "ulite",
+    "peers",
 )
 
 for _family in FAMILIES:

@@ -28,6 +28,7 @@ class ModelEntry:
     paper: str
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     default_preset: str = "default"
+    hidden: bool = False  # peers from other libraries: buildable by name, not listed by default
 
     def preset_kwargs(self, preset: str | None) -> dict[str, Any]:
         key = self.default_preset if preset is None else preset
@@ -48,6 +49,7 @@ def register_model(
     paper: str,
     presets: dict[str, dict[str, Any]] | None = None,
     default_preset: str = "default",
+    hidden: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Register a model class or builder function under ``name``.
 
@@ -56,6 +58,7 @@ def register_model(
         paper: short citation shown by ``unetzoo models``.
         presets: named keyword sets reproducing the papers' configurations; ``default_preset``
             must be among them (an empty dict registers a single ``"default"`` preset).
+        hidden: leave it out of :func:`list_models` unless ``include_hidden`` (peer models).
     """
     presets = presets or {"default": {}}
     if default_preset not in presets:
@@ -64,7 +67,7 @@ def register_model(
     def decorator(builder: Builder) -> Builder:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelEntry(name, builder, paper, presets, default_preset)
+        _REGISTRY[name] = ModelEntry(name, builder, paper, presets, default_preset, hidden)
         return builder
 
     return decorator
@@ -74,12 +77,17 @@ def get_entry(name: str) -> ModelEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UnetzooError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}", exit_code=2) from None
+        raise UnetzooError(
+            f"unknown model {name!r}; choose one of: {', '.join(list_models(include_hidden=True))}", exit_code=2
+        ) from None
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Sorted names of registered models, optionally filtered by an fnmatch ``pattern`` (e.g. ``"unet*"``)."""
-    names = sorted(_REGISTRY)
+def list_models(pattern: str | None = None, *, include_hidden: bool = False) -> list[str]:
+    """Sorted names of registered models, optionally filtered by an fnmatch ``pattern`` (e.g. ``"unet*"``).
+
+    Peer models from other libraries (``monai_*``) are listed only with ``include_hidden=True``.
+    """
+    names = sorted(n for n, e in _REGISTRY.items() if include_hidden or not e.hidden)
     return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
