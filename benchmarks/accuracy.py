@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from unetzoo.data import Source, open_source
 from unetzoo.engine.evaluate import aggregate, evaluate_images
@@ -58,8 +59,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--deep-supervision", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     recipe = RECIPES[args.dataset]
     shared = Path(os.environ.get("UNETZOO_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

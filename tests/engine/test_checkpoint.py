@@ -97,3 +97,11 @@ def test_unwritable_destination_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(unetzoo.UnetzooError, match="writable"):
         atomic_write_text(blocker / "sub" / "out.txt", "data")
+
+
+def test_garbage_is_called_corrupt_not_code(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(b"\x80\x02not a checkpoint at all")
+    with pytest.raises(unetzoo.UnetzooError, match="corrupt") as info:
+        load_checkpoint(path)
+    assert "could run code" not in str(info.value)

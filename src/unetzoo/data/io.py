@@ -292,6 +292,8 @@ def write_image(path: str | os.PathLike[str], array: np.ndarray, *, rgb: bool | 
     path = Path(path)
     if path.suffix.lower() not in (".png", ".tif", ".tiff"):
         raise fail(path, f"cannot write {path.suffix!r} losslessly", "use .png or .tif")
+    if array.ndim == 3 and array.shape[-1] == 1:  # HxWx1: a single-channel image
+        array = array[..., 0]
     colour = rgb if rgb is not None else (array.ndim in (3, 4) and array.shape[-1] == 3)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -56,6 +56,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc):  # no foreign object referenced: garbage or truncated bytes
+            raise UnetzooError(f"{p}: not a readable checkpoint (corrupt); use last.pt/best.pt from a run") from exc
         raise UnetzooError(
             f"{p}: refused: the file holds objects other than tensors and plain data (it could run code); "
             "only load checkpoints written by unetzoo"

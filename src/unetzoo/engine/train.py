@@ -151,15 +151,8 @@ class Trainer:
     def _setup_data(self) -> None:
         c = self.config
         options = {"fmt": c.data_format, "positive": c.positive, "invert_mask": c.invert_mask}
-        report = check_source(c.data, **options)
-        if not report.ok:
-            more = (
-                f" (+{len(report.problems) - 1} more: run `unetzoo data check {c.data}`)"
-                if len(report.problems) > 1
-                else ""
-            )
-            raise UnetzooError(report.problems[0] + more)
         self.source = open_source(c.data, **options)
+        check_source(self.source).raise_for_errors()  # the same one-line messages as `unetzoo data check`
         ids = self.source.ids
         if c.split_file:
             self.split = load_split(c.split_file, ids=ids)
