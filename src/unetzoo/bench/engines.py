@@ -7,7 +7,8 @@ the benchmarked shape (exporters trace with it; the batch dimension must stay dy
 runs at batch 8); ``threads`` is the intra-op thread count the engine must use. ``run`` must not leave
 threads spinning once it returns (onnxruntime: session config ``session.intra_op.allow_spinning = "0"``):
 the bench interleaves models and engines, and a spinning pool steals the cores from the next call (measured
-here: MONAI UNet eager went from 13 ms to a 93 ms *minimum* when interleaved with a spinning session).
+on the quiet 2-core machine: MONAI UNet eager right after a ulite session, 11.9 ms median without spinning,
+30.6 ms with it; the session itself: 11.2 ms without spinning, 11.9 ms with).
 
 Built in: ``eager`` (the model as is, ``torch.inference_mode``) and ``eager-fused``
 (:func:`unetzoo.bench.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last).
