@@ -12,9 +12,9 @@ from torch import nn
 from unetzoo.bench.engines import PROVIDERS, get_engine, list_engines
 from unetzoo.bench.latency import LatencyStats, matmul_peak_gflops, num_threads, time_interleaved, train_step
 from unetzoo.bench.memory import peak_rss
-from unetzoo.bench.optimize import fuse_for_inference, merge_axial
 from unetzoo.bench.suite import bench, format_table
 from unetzoo.cli import main
+from unetzoo.deploy.optimize import fuse_for_inference, merge_axial
 from unetzoo.errors import UnetzooError
 from unetzoo.layers.axial import AxialDW
 from unetzoo.models.peers import build_model, create_peer, list_peers
@@ -112,12 +112,37 @@ def test_unknown_and_unavailable_engines_give_one_line_errors() -> None:
     with pytest.raises(UnetzooError, match="unknown engine 'tensorrt'; choose from: eager") as exc:
         get_engine("tensorrt")
     assert exc.value.exit_code == 2
-    assert {"eager", "eager-fused", *PROVIDERS} <= set(list_engines())
+    assert {"eager", "eager-fused", "onnx", "onnx-int8"} <= set(list_engines())
     for planned in PROVIDERS:
-        try:
-            get_engine(planned)
-        except UnetzooError as err:
-            assert "\n" not in str(err) and planned in str(err)
+        assert get_engine(planned).name == planned  # the provider module registered it on first use
+
+
+@pytest.mark.parametrize("name", ["ulite", "unet_sharp", "sd_unet"])
+def test_onnx_engines_match_eager(name: str) -> None:
+    """``onnx`` reproduces eager logits (folds and merges included); ``onnx-int8`` follows them; odd sizes pad.
+
+    Random weights and Gaussian inputs (the engine calibrates on synthetic nuclei) make INT8 masks a poor
+    test here; INT8 mask quality on trained weights and real images is tests/deploy/test_deploy_int8.py's.
+    """
+    torch.manual_seed(0)
+    model = _randomize_norms(build_model(name)).eval()
+    x = torch.randn(2, 3, 40, 36)
+    with torch.inference_mode():
+        eager = model(x).numpy()
+    fp32 = get_engine("onnx").build(model, x, 1)
+    out = fp32(x)
+    assert isinstance(out, np.ndarray) and out.shape == eager.shape
+    assert np.abs(out - eager).max() < 1e-4
+    assert np.abs(fp32(x.numpy()) - eager).max() < 1e-4  # numpy in, too
+    int8 = get_engine("onnx-int8").build(model, x, 1)(x)
+    assert int8.shape == eager.shape
+    correlation = np.corrcoef(int8.ravel(), eager.ravel())[0, 1]
+    assert correlation > 0.7, f"INT8 logits correlate with eager's at only {correlation:.2f}"
+
+
+def test_onnx_engine_refuses_foreign_modules() -> None:
+    with pytest.raises(UnetzooError, match="not a unetzoo model"):
+        get_engine("onnx").build(nn.Conv2d(3, 1, 1), torch.randn(1, 3, 8, 8), 1)
 
 
 def test_eager_engines_accept_numpy_and_agree() -> None:

@@ -63,6 +63,20 @@ def test_axial_dw(dilation: int) -> None:
     expected = x + block.conv_h(x) + block.conv_w(x)
     torch.testing.assert_close(block(x), expected)
     assert sum(p.numel() for p in block.parameters()) == 2 * 4 * (7 + 1)
+    block.eval()  # eval runs one merged k x k depthwise conv: the same function
+    torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
+    weight, _ = block.merged_kernel()
+    assert weight.shape == (4, 1, 7, 7) and int((weight != 0).sum()) <= 4 * 13
+
+
+def test_axial_dw_eval_kernel_follows_training() -> None:
+    """The merged kernel is rebuilt from the current weights: no stale cache after an optimizer step."""
+    block = AxialDW(2, 3)
+    x = torch.randn(1, 2, 8, 8)
+    with torch.no_grad():
+        block.conv_w.weight.add_(1.0)
+    block.eval()
+    torch.testing.assert_close(block(x), x + block.conv_h(x) + block.conv_w(x), atol=1e-5, rtol=1e-5)
 
 
 def test_axial_dw_backward() -> None:

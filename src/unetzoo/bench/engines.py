@@ -11,7 +11,7 @@ on the quiet 2-core machine: MONAI UNet eager right after a ulite session, 11.9 
 30.6 ms with it; the session itself: 11.2 ms without spinning, 11.9 ms with).
 
 Built in: ``eager`` (the model as is, ``torch.inference_mode``) and ``eager-fused``
-(:func:`unetzoo.bench.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last).
+(:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last).
 Engines from other modules register themselves on import (:func:`register_engine`); :data:`PROVIDERS`
 names the module providing each planned engine, imported on first use, so ``onnx`` and ``onnx-int8`` plug
 in from ``unetzoo.deploy`` without a change here.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from unetzoo.bench.optimize import fuse_for_inference
+from unetzoo.deploy.optimize import fuse_for_inference
 from unetzoo.errors import UnetzooError
 
 Batch = np.ndarray | torch.Tensor

@@ -3,7 +3,8 @@
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode``, which counts convolutions, transposed
 convolutions and matrix products (the "conv" convention of ../docs/models.md); elementwise ops, norms,
 pooling and resampling count zero. Convention: **FLOPs = 2 x MACs** (one multiply-add = 2 FLOPs), so
-MACs = FLOPs / 2. Papers that print "GFLOPs" usually mean GMACs.
+MACs = FLOPs / 2. Papers that print "GFLOPs" usually mean GMACs. MACs count the architecture as defined,
+with inference re-parameterisations off (:func:`unetzoo.layers.reparam.as_defined`).
 
 Peak activation memory is measured, not estimated: a dispatch mode sees every tensor an op creates during
 one eval-mode inference and tracks the bytes of storages still alive; the peak of that sum is reported.
@@ -20,6 +21,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
+
+from unetzoo.layers.reparam import as_defined
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def profile(model: nn.Module, input_shape: tuple[int, ...] | list[int], *, memor
         device = next(model.parameters()).device
         x = torch.randn(shape, device=device)
         counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
+        with torch.no_grad(), as_defined(), counter:  # MACs of the architecture as the paper defines it
             model(x)
         flops = int(counter.get_total_flops())
         peak = peak_activation_bytes(model, x) if memory and device.type != "meta" else 0

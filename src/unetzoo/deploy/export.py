@@ -2,7 +2,8 @@
 
 What is exported is the network of ``forward_padded``, after inference-time rewrites that keep its
 function: UNet# pruned to the chosen level, SD-UNet's weight standardization folded into plain weights,
-BatchNorm folded into the convolution it follows (:mod:`unetzoo.deploy.fold`), GroupNorm written in a
+U-Lite's axial depthwise pairs merged into one k x k depthwise conv, BatchNorm folded into the convolution
+next to it (:mod:`unetzoo.deploy.optimize`), GroupNorm written in a
 numerically stable two-pass form (ONNX only), eval mode (deep-supervision heads and dropout unused).
 Batch, height and width are dynamic. The runtime does the mirror padding to a valid size and the crop
 back in NumPy from the card's padding rule, because under tracing the padding amounts that ``forward``
@@ -32,7 +33,8 @@ from torch import nn
 
 from unetzoo.bench.profile import Profile, profile
 from unetzoo.deploy.card import CARD_FORMAT, CARD_VERSION, card_path
-from unetzoo.deploy.fold import fold_batchnorm, replace_group_norms
+from unetzoo.deploy.fold import replace_group_norms
+from unetzoo.deploy.optimize import optimize_for_inference
 from unetzoo.deploy.preprocess import check_record
 from unetzoo.deploy.tiling import side_padding
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
@@ -46,6 +48,7 @@ INPUT_NAME, OUTPUT_NAME = "input", "logits"
 CHECK_TOLERANCE = 1e-3
 """Largest max-abs logit difference an export may show against eager before it is refused (tests hold 1e-4)."""
 GMACS_SIZE = 256
+DEFAULT_OPSET = 17
 
 
 class PaddedNetwork(nn.Module):
@@ -215,13 +218,13 @@ def _load(checkpoint: str | os.PathLike[str], format: str) -> tuple[dict[str, An
     return payload, model
 
 
-def _serialize(
+def serialize(
     model: SegmentationModel, format: str, opset: int, metadata: dict[str, str]
 ) -> tuple[bytes, dict[str, Any]]:
     """The exported file's bytes, and the rewrites applied plus the measured max abs diff against eager."""
     example = valid_input(model, 2 * model.input_multiple, 2 * model.input_multiple)
     reference = PaddedNetwork(model).eval()
-    network, folded = fold_batchnorm(reference, lambda net: net(example))
+    network, rewrites = optimize_for_inference(reference, example)
     checks = [valid_input(model, 40, 100, batch=2)]  # not the traced size or batch, and H != W
     if format == "onnx":
         group_norms = replace_group_norms(network)
@@ -241,7 +244,7 @@ def _serialize(
             f"export of {metadata['model']!r} does not reproduce eager logits (max abs diff {diff:.3g} > "
             f"{CHECK_TOLERANCE}); please report this model and options"
         )
-    return data, {"batchnorm_folded": folded, "group_norm_two_pass": group_norms, "max_abs_diff": diff}
+    return data, {**rewrites, "group_norm_two_pass": group_norms, "max_abs_diff": diff}
 
 
 def _card(
@@ -293,7 +296,7 @@ def export_model(
     int8: bool = False,
     calibration: str | os.PathLike[str] | None = None,
     prune_level: int | None = None,
-    opset: int = 17,
+    opset: int = DEFAULT_OPSET,
 ) -> Path:
     """Export ``checkpoint`` to ``out`` and write the model card ``out + '.json'``; return ``out``.
 
@@ -317,7 +320,7 @@ def export_model(
     model = prepare(model, prune_level)
     card = _card(payload, model, out, format, opset, prune_level)
     metadata = {"model": card["model"], "unetzoo_version": card["unetzoo_version"], "torch_version": torch.__version__}
-    data, results = _serialize(model, format, opset, metadata)
+    data, results = serialize(model, format, opset, metadata)
     has_cgm = getattr(model, "cgm", None) is not None
     card["export_check_max_abs_diff"] = results.pop("max_abs_diff")
     card["rewrites"] = {**results, "cgm_gating": has_cgm, "cgm_dropped_by_pruning": had_cgm and not has_cgm}

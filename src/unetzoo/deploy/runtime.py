@@ -23,21 +23,26 @@ from unetzoo.deploy.tiling import padded_runner, probabilities, sliding_window, 
 from unetzoo.errors import UnetzooError
 
 
-def _session(path: Path, threads: int | None) -> Any:
+def open_session(model: Path | bytes, threads: int | None, name: str) -> Any:
+    """An onnxruntime CPU session on ``model`` (a file or its bytes; ``name`` is what errors call it)."""
     try:
         import onnxruntime as ort
     except ImportError as exc:
         raise UnetzooError("onnxruntime is not installed; run `pip install onnxruntime`") from exc
     options = ort.SessionOptions()
+    # Idle workers sleep instead of spinning: a spinning pool steals the cores from whatever runs next
+    # (torch, another session, the tiling loop in NumPy) and costs this session nothing measurable.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        source = model if isinstance(model, bytes) else str(model)
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise UnetzooError(
-            f"{path}: not a loadable ONNX model (truncated or corrupt: {reason[:200]}); re-export it"
+            f"{name}: not a loadable ONNX model (truncated or corrupt: {reason[:200]}); re-export it"
         ) from exc
 
 
@@ -74,7 +79,7 @@ class OnnxSegmenter:
         if self.card["file_format"] != "onnx":
             raise UnetzooError(f"{self.path}: is a {self.card['file_format']} export; OnnxSegmenter runs ONNX only")
         check_record(self.card["preprocess"], str(self.path))
-        self.session = _session(self.path, threads)
+        self.session = open_session(self.path, threads, str(self.path))
         self._check_signature()
         self.tile = tile
         self.overlap = overlap

@@ -13,9 +13,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unetzoo.layers.reparam import reparam_enabled
+
 
 class AxialDW(nn.Module):
-    """``x + DW(k x 1)(x) + DW(1 x k)(x)``: depthwise, with bias, "same" padding, dilation ``dilation``."""
+    """``x + DW(k x 1)(x) + DW(1 x k)(x)``: depthwise, with bias, "same" padding, dilation ``dilation``.
+
+    Training runs the two axial convs (the paper's form, whose gradients reach the two kernels). In eval
+    mode the block runs one k x k depthwise conv with :meth:`merged_kernel`, the cross of the two axial
+    kernels plus 1 at the centre: the same function in one conv instead of two convs and two adds (a
+    structural re-parameterisation, as RepVGG does at inference), which is what makes U-Lite's CPU
+    inference fast (``docs/benchmarks.md``). Inside :func:`unetzoo.layers.reparam.as_defined` eval mode
+    runs the axial form too (complexity counts use it).
+    """
 
     def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
         super().__init__()
@@ -29,7 +39,22 @@ class AxialDW(nn.Module):
             channels, channels, (1, kernel_size), padding=(0, pad), dilation=dilation, groups=channels
         )
 
+    def merged_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight (C, 1, k, k) and bias (C,) of the one depthwise conv equal to this block, identity included."""
+        k = self.conv_h.kernel_size[0]
+        centre = k // 2
+        weight = self.conv_h.weight.new_zeros(self.conv_h.out_channels, 1, k, k)
+        weight[:, :, :, centre] += self.conv_h.weight[:, :, :, 0]
+        weight[:, :, centre, :] += self.conv_w.weight[:, :, 0, :]
+        weight[:, :, centre, centre] += 1.0
+        return weight, self.conv_h.bias + self.conv_w.bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training and reparam_enabled():
+            weight, bias = self.merged_kernel()
+            dilation = self.conv_h.dilation[0]
+            pad = self.conv_h.padding[0]
+            return F.conv2d(x, weight, bias, padding=pad, dilation=dilation, groups=weight.shape[0])
         out = self.conv_h(x)  # fresh tensor, not saved for backward: safe to accumulate into in place
         out += self.conv_w(x)
         out += x

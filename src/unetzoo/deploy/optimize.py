@@ -30,20 +30,16 @@ from unetzoo.layers.separable import fold_weight_standardization
 
 
 def merge_axial(axial: AxialDW) -> nn.Conv2d:
-    """One k x k depthwise ``nn.Conv2d`` computing ``axial(x)`` (identity included)."""
-    conv_h, conv_w = axial.conv_h, axial.conv_w
+    """One k x k depthwise ``nn.Conv2d`` computing ``axial(x)`` (identity included): :meth:`AxialDW.merged_kernel`."""
+    conv_h = axial.conv_h
     channels, k, dilation = conv_h.in_channels, conv_h.kernel_size[0], conv_h.dilation[0]
     merged = nn.Conv2d(channels, channels, k, padding=dilation * (k - 1) // 2, dilation=dilation, groups=channels).to(
         conv_h.weight
     )
-    centre = k // 2
     with torch.no_grad():
-        weight = torch.zeros_like(merged.weight)
-        weight[:, :, :, centre] += conv_h.weight[:, :, :, 0]
-        weight[:, :, centre, :] += conv_w.weight[:, :, 0, :]
-        weight[:, :, centre, centre] += 1.0
+        weight, bias = axial.merged_kernel()
         merged.weight.copy_(weight)
-        merged.bias.copy_(conv_h.bias + conv_w.bias)
+        merged.bias.copy_(bias)
     return merged.train(axial.training)
 
 
@@ -68,7 +64,7 @@ def fold_bn_into_following_conv(norm: nn.BatchNorm2d, conv: nn.Conv2d) -> nn.Con
     return fused
 
 
-def _fold_ulite_block(block: nn.Module) -> None:
+def _fold_ulite_block(block: nn.Module) -> bool:
     """Fold the BatchNorm of a U-Lite decoder or bottleneck into its 1x1 conv (the generic fuser cannot:
     the decoder calls its conv functionally, the bottleneck's BN comes *before* its conv)."""
     if isinstance(block, AxialDecoderBlock):
@@ -76,24 +72,34 @@ def _fold_ulite_block(block: nn.Module) -> None:
     elif isinstance(block, AxialBottleneck):
         block.expand = fold_bn_into_following_conv(block.norm, block.expand)
     else:
-        return
+        return False
     block.norm = nn.Identity()
+    return True
 
 
-def fuse_for_inference(model: nn.Module, example: torch.Tensor, *, channels_last: bool = True) -> nn.Module:
-    """Eval-mode copy of ``model`` with WS folded, axial convs merged, BN folded and (optionally) channels_last.
+def optimize_for_inference(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, dict[str, int]]:
+    """Eval-mode copy of ``model`` with WS folded, axial convs merged and BN folded, and what was rewritten.
 
     Args:
         model: any module; parts that match no rule are left as they are.
         example: an input batch (any valid size), traced once to find the conv -> BN pairs.
-        channels_last: store the conv weights in ``torch.channels_last``.
+
+    Returns:
+        The copy, and counts ``{"axial_merged": ..., "batchnorm_folded": ...}`` (the export card records them).
     """
     fused = fold_weight_standardization(model).eval()
+    merged = 0
     for parent in list(fused.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, AxialDW):
                 setattr(parent, name, merge_axial(child))
-    for module in list(fused.modules()):
-        _fold_ulite_block(module)
-    fused, _ = fold_batchnorm(fused, lambda m: m(example))
+                merged += 1
+    folded = sum(_fold_ulite_block(module) for module in list(fused.modules()))
+    fused, traced_folds = fold_batchnorm(fused, lambda m: m(example))
+    return fused, {"axial_merged": merged, "batchnorm_folded": folded + traced_folds}
+
+
+def fuse_for_inference(model: nn.Module, example: torch.Tensor, *, channels_last: bool = True) -> nn.Module:
+    """:func:`optimize_for_inference`, with the weights in ``channels_last`` unless told otherwise."""
+    fused, _ = optimize_for_inference(model, example)
     return fused.to(memory_format=torch.channels_last) if channels_last else fused
