@@ -70,13 +70,23 @@ def test_axial_dw(dilation: int) -> None:
 
 
 def test_axial_dw_eval_kernel_follows_training() -> None:
-    """The merged kernel is rebuilt from the current weights: no stale cache after an optimizer step."""
-    block = AxialDW(2, 3)
+    """The merged kernel is cached for inference but rebuilt after any weight update: never stale."""
+    block = AxialDW(2, 3).eval()
     x = torch.randn(1, 2, 8, 8)
+
+    def literal() -> torch.Tensor:
+        return x + block.conv_h(x) + block.conv_w(x)
+
     with torch.no_grad():
-        block.conv_w.weight.add_(1.0)
-    block.eval()
-    torch.testing.assert_close(block(x), x + block.conv_h(x) + block.conv_w(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)  # fills the cache
+        block.conv_w.weight.add_(1.0)  # an in-place update, as an optimizer step or load_state_dict does
+        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)
+    block.load_state_dict({k: torch.randn_like(v) for k, v in block.state_dict().items()})
+    with torch.inference_mode():
+        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)
+    out = block(x)  # with grad enabled, eval mode: gradients reach the axial kernels through the merge
+    out.sum().backward()
+    assert block.conv_h.weight.grad is not None and block.conv_w.weight.grad is not None
 
 
 def test_axial_dw_backward() -> None:

@@ -38,6 +38,22 @@ class AxialDW(nn.Module):
         self.conv_w = nn.Conv2d(
             channels, channels, (1, kernel_size), padding=(0, pad), dilation=dilation, groups=channels
         )
+        self._merged: tuple[tuple[int, ...], torch.Tensor, torch.Tensor] | None = None
+
+    def _weights_key(self) -> tuple[int, ...]:
+        """Identity and version of the four tensors the merged kernel is built from (changes on any update)."""
+        tensors = (self.conv_h.weight, self.conv_w.weight, self.conv_h.bias, self.conv_w.bias)
+        return tuple(v for t in tensors for v in (t.data_ptr(), t._version))
+
+    def _eval_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`merged_kernel`, cached while the weights do not change and no gradient is wanted."""
+        if torch.is_grad_enabled() or torch.is_inference(self.conv_h.weight):
+            return self.merged_kernel()
+        key = self._weights_key()
+        if self._merged is None or self._merged[0] != key:
+            weight, bias = self.merged_kernel()
+            self._merged = (key, weight.contiguous(memory_format=torch.channels_last), bias)
+        return self._merged[1], self._merged[2]
 
     def merged_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Weight (C, 1, k, k) and bias (C,) of the one depthwise conv equal to this block, identity included."""
@@ -51,7 +67,7 @@ class AxialDW(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training and reparam_enabled():
-            weight, bias = self.merged_kernel()
+            weight, bias = self._eval_kernel()
             dilation = self.conv_h.dilation[0]
             pad = self.conv_h.padding[0]
             return F.conv2d(x, weight, bias, padding=pad, dilation=dilation, groups=weight.shape[0])
