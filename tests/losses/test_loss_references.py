@@ -50,6 +50,18 @@ def test_dice_multiclass_matches_monai(multiclass, include_background: bool) -> 
     torch.testing.assert_close(ours, ref.reshape(ours.shape), **TOL)
 
 
+def test_dice_binary_background_is_two_class_softmax_dice(binary) -> None:
+    """``binary_background``: sigmoid(z) is softmax([0, z])[1], so it must equal MONAI's two-class Dice."""
+    logits, target = binary
+    ours = DiceLoss("binary", smooth=1.0, binary_background=True)(logits, target)
+    two_class = torch.cat([torch.zeros_like(logits), logits], dim=1)
+    ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=1.0, smooth_dr=1.0)(
+        two_class, target.unsqueeze(1)
+    )
+    torch.testing.assert_close(ours, ref, **TOL)
+    assert not torch.allclose(ours, DiceLoss("binary", smooth=1.0)(logits, target))
+
+
 @pytest.mark.parametrize(("mode", "alpha", "beta"), [("binary", 0.3, 0.7), ("multiclass", 0.6, 0.4)])
 def test_tversky_matches_monai(binary, multiclass, mode: str, alpha: float, beta: float) -> None:
     logits, target = binary if mode == "binary" else multiclass

@@ -29,8 +29,10 @@ class _OverlapLoss(Loss):
         ignore_index: int | None,
         batch: bool,
         reduction: Reduction,
+        binary_background: bool = False,
     ) -> None:
         super().__init__()
+        self.binary_background = binary_background
         self.mode = check_mode(mode)
         self.from_logits = from_logits
         self.smooth = smooth
@@ -46,6 +48,9 @@ class _OverlapLoss(Loss):
         probs, one_hot = probs * mask, one_hot * mask
         if self.mode == "multiclass" and not self.include_background:
             probs, one_hot = probs[:, 1:], one_hot[:, 1:]
+        if self.mode == "binary" and self.binary_background:  # background as a second class: 1 - p vs 1 - t
+            probs = torch.cat([probs, (1 - probs) * mask], dim=1)
+            one_hot = torch.cat([one_hot, (1 - one_hot) * mask], dim=1)
         return probs, one_hot
 
     def spatial_sum(self, x: torch.Tensor) -> torch.Tensor:
@@ -68,6 +73,10 @@ class DiceLoss(_OverlapLoss):
             targets).
         squared: use ``sum(p^2) + sum(t^2)`` in the denominator (V-Net form).
         include_background: multiclass only: keep class 0 in the mean.
+        binary_background: binary only: also score the background (``1 - p`` against ``1 - t``) and average
+            the two Dice terms, i.e. the two-class softmax Dice with background included. Aligns the loss with
+            MIoU, which averages both classes: on ISBI 2012 the background is the thin membrane class that a
+            foreground-only Dice neglects (``--loss bce+dice_fgbg``).
         ignore_index: target value excluded from all sums.
         batch: sum over the whole batch before the ratio (one Dice per class) instead of per image.
         reduction: ``mean``/``sum`` over images and classes, or ``none``: the (N, C) (or (C,) if ``batch``) losses.
@@ -81,6 +90,7 @@ class DiceLoss(_OverlapLoss):
         smooth: float = 1.0,
         squared: bool = False,
         include_background: bool = True,
+        binary_background: bool = False,
         ignore_index: int | None = None,
         batch: bool = False,
         reduction: Reduction = "mean",
@@ -93,6 +103,7 @@ class DiceLoss(_OverlapLoss):
             ignore_index=ignore_index,
             batch=batch,
             reduction=reduction,
+            binary_background=binary_background,
         )
         self.squared = squared
 

@@ -28,6 +28,7 @@ LOSSES: dict[str, Callable[[str], nn.Module]] = {
     "bce": _cross_entropy,
     "ce": _cross_entropy,
     "dice": lambda mode: DiceLoss(mode),  # type: ignore[arg-type]
+    "dice_fgbg": lambda mode: DiceLoss(mode, binary_background=mode == "binary"),  # type: ignore[arg-type]
     "focal": lambda mode: FocalLoss(mode),  # type: ignore[arg-type]
     "tversky": lambda mode: TverskyLoss(mode),  # type: ignore[arg-type]
     "lovasz": _lovasz,
@@ -41,7 +42,8 @@ def build_loss(spec: str, mode: Mode = "binary") -> nn.Module:
     """Build a loss from ``"[w*]name + [w*]name ..."``, e.g. ``"dice+bce"``, ``"0.5*focal+dice+0.5*lovasz"``.
 
     Names (defaults of each class): ``bce``/``ce`` (the mode's cross-entropy: :class:`BCELoss` in binary
-    mode, :class:`CrossEntropyLoss` in multiclass mode), ``dice``, ``focal`` (gamma 2), ``tversky``
+    mode, :class:`CrossEntropyLoss` in multiclass mode), ``dice``, ``dice_fgbg`` (binary: Dice of foreground
+    and background averaged, as MIoU averages them; multiclass: ``dice``), ``focal`` (gamma 2), ``tversky``
     (alpha 0.3, beta 0.7), ``lovasz`` (hinge per image in binary mode, Lovasz-Softmax per image in multiclass
     mode), ``unetsharp`` (the UNet# hybrid, paper form) and ``unetsharp_code`` (as in the authors' code).
     A single unweighted term returns that loss itself; otherwise a :class:`WeightedSum`.
