@@ -60,11 +60,25 @@ def test_mirror_pad_matches_torch(shape: tuple[int, int], pads: tuple[int, int, 
     np.testing.assert_array_equal(tiling.mirror_pad(x, *pads), expected)
 
 
-def test_tiling_maths_match_torch() -> None:
-    for size, tile, overlap in [(100, 512, 0.25), (700, 512, 0.25), (1000, 256, 0.5), (257, 256, 0.0)]:
-        assert tiling.tile_starts(size, tile, overlap) == torch_tiling.tile_starts(size, tile, overlap)
-    for h, w in [(64, 64), (37, 90)]:
-        np.testing.assert_allclose(tiling.gaussian_map(h, w), torch_tiling.gaussian_map(h, w).numpy(), rtol=1e-6)
+def test_numpy_tiling_matches_torch() -> None:
+    """Same blending and flips on both array libraries; activations and labels agree."""
+    image = RNG.normal(size=(2, 70, 90)).astype(np.float32)
+
+    def predictor(x: np.ndarray) -> np.ndarray:
+        return x[:, :1] * 0.5 + x[:, 1:] * x[:, 1:]
+
+    def torch_predictor(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(predictor(x.numpy()))
+
+    for tta in (False, True):
+        ours = tiling.with_flip_tta(predictor) if tta else predictor
+        theirs = torch_tiling.with_flip_tta(torch_predictor) if tta else torch_predictor
+        np.testing.assert_allclose(
+            tiling.sliding_window(ours, image, tile=(32, 48), overlap=0.4, batch_size=3),
+            torch_tiling.sliding_window(theirs, torch.from_numpy(image), tile=(32, 48), overlap=0.4, batch_size=3),
+            rtol=1e-6,
+            atol=1e-6,
+        )
     logits = RNG.normal(size=(2, 3, 4, 5)).astype(np.float32) * 30
     for k in (1, 3):
         probs = torch_tiling.probabilities(torch.from_numpy(logits[:, :k]))

@@ -10,8 +10,9 @@ import torch
 
 import unetzoo
 from unetzoo.engine.config import TrainConfig
-from unetzoo.engine.sliding_window import gaussian_map, sliding_window, tile_starts, with_flip_tta
+from unetzoo.engine.sliding_window import sliding_window, with_flip_tta
 from unetzoo.utils.duration import parse_duration
+from unetzoo.utils.tiling import gaussian_map, tile_starts
 
 
 def test_yaml_then_overrides(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 An exported model is the network's ``forward_padded``: it only accepts inputs of a valid size. The runtime
 does what ``SegmentationModel.forward`` does in torch (mirror-pad to a valid size, run, crop back) from the
-card's padding rule, and what ``unetzoo.engine.sliding_window`` does for large images. Every function here
-mirrors its torch counterpart exactly (same padding amounts, same tile grid, same Gaussian map), so ONNX
-and eager predictions agree to float rounding. No torch import.
+card's padding rule, and tiles large images with :mod:`unetzoo.utils.tiling`, the implementation the torch
+engine uses too (same padding amounts, same tile grid, same Gaussian map), so ONNX and eager predictions
+agree to float rounding. No torch import.
 
 Padding rules (the card's ``padding`` field):
 
@@ -18,13 +18,15 @@ Padding rules (the card's ``padding`` field):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from unetzoo.utils.tiling import blend_tiles, flip_tta
+
 Predictor = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) -> (N, K, h, w) probabilities
 Network = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) -> (N, K, h', w') logits
-FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 
 
 def side_padding(rule: Mapping[str, Any], size: int) -> tuple[int, int, int]:
@@ -70,71 +72,21 @@ def padded_runner(run: Network, rule: Mapping[str, Any]) -> Network:
     return forward
 
 
-def gaussian_map(height: int, width: int, sigma_scale: float = 0.125) -> np.ndarray:
-    """Separable Gaussian importance map, max 1, floored at 1e-3 (``engine.sliding_window.gaussian_map``)."""
-
-    def axis(n: int) -> np.ndarray:
-        coords = np.arange(n, dtype=np.float32) - np.float32((n - 1) / 2)
-        return np.exp(np.float32(-0.5) * (coords / np.float32(max(sigma_scale * n, 1e-6))) ** 2)
-
-    g = axis(height)[:, None] * axis(width)[None, :]
-    return np.maximum(g / g.max(), np.float32(1e-3)).astype(np.float32)
+def _zeros(shape: tuple[int, ...]) -> np.ndarray:
+    return np.zeros(shape, np.float32)
 
 
-def tile_starts(size: int, tile: int, overlap: float) -> list[int]:
-    """Start offsets covering [0, size) with tiles of ``tile`` and the given fractional overlap."""
-    if size <= tile:
-        return [0]
-    step = max(1, round(tile * (1.0 - overlap)))
-    starts = list(range(0, size - tile + 1, step))
-    if starts[-1] != size - tile:
-        starts.append(size - tile)
-    return starts
+def _flip(x: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    return np.flip(x, dims)
 
 
-def sliding_window(
-    predictor: Predictor,
-    image: np.ndarray,
-    *,
-    tile: tuple[int, int] = (512, 512),
-    overlap: float = 0.25,
-    batch_size: int = 4,
-    sigma_scale: float = 0.125,
-) -> np.ndarray:
-    """Probabilities (K, H, W) for one image (C, H, W), tiling with Gaussian blending when it exceeds ``tile``."""
-    if not 0.0 <= overlap < 1.0:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
-    _, height, width = image.shape
-    th, tw = min(tile[0], height), min(tile[1], width)
-    if (th, tw) == (height, width):
-        return predictor(image[None])[0]
-    weight = gaussian_map(th, tw, sigma_scale)
-    windows = [(y, x) for y in tile_starts(height, th, overlap) for x in tile_starts(width, tw, overlap)]
-    acc: np.ndarray | None = None
-    norm = np.zeros((height, width), np.float32)
-    for i in range(0, len(windows), batch_size):
-        chunk = windows[i : i + batch_size]
-        probs = predictor(np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk]))
-        if acc is None:
-            acc = np.zeros((probs.shape[1], height, width), np.float32)
-        for p, (y, x) in zip(probs, chunk, strict=True):
-            acc[:, y : y + th, x : x + tw] += p * weight
-            norm[y : y + th, x : x + tw] += weight
-    assert acc is not None
-    return acc / norm
+sliding_window = partial(blend_tiles, stack=np.stack, zeros=_zeros, as_array=np.asarray)
+"""``sliding_window(predictor, image (C, H, W), *, tile, overlap, batch_size, sigma_scale)`` -> (K, H, W)."""
 
 
 def with_flip_tta(predictor: Predictor) -> Predictor:
-    """Average a predictor's probabilities over identity, horizontal, vertical and both flips."""
-
-    def run(x: np.ndarray) -> np.ndarray:
-        total: np.ndarray | float = 0.0
-        for dims in FLIPS:
-            p = predictor(np.flip(x, dims) if dims else x)
-            total = total + (np.flip(p, dims) if dims else p)
-        return np.asarray(total, np.float32) / np.float32(len(FLIPS))
-
-    return run
+    """Average a predictor's probabilities over identity, horizontal, vertical and both flips (float32)."""
+    return flip_tta(predictor, _flip)
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
