@@ -186,6 +186,10 @@ class Trainer:
             classes=self.model_spec["classes"],
             **self.model_spec["kwargs"],
         ).to(self.ctx.device)
+        # CPU: channels_last weights and batches. oneDNN runs depthwise and grouped convolutions several times
+        # faster in that layout (training steps: pyconv_unet 4.1x, sd_unet 1.9x, dense nets ~+5%; docs/benchmarks.md).
+        self.memory_format = torch.channels_last if self.ctx.device.type == "cpu" else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
         mode = "binary" if self.binary else "multiclass"
@@ -298,6 +302,7 @@ class Trainer:
         bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{c.epochs}", c.progress and self.ctx.is_main)
         for images, masks in loader:
             images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
+            images = images.contiguous(memory_format=self.memory_format)
             if c.scheduler not in ("plateau", "none"):
                 factor = lr_factor(c.scheduler, self._progress(len(loader)))
                 for group in self.optimizer.param_groups:
