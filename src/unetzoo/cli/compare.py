@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", default="bce+dice")
     p.add_argument("--augment", default="default")
     p.add_argument("--patch-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    p.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=25,
+        help="training steps between validations (default 25; 0: one pass over the training split)",
+    )
     p.add_argument("--em", action="store_true", help="also EM scores (V_rand, V_info)")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
@@ -47,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         patch_size=tuple(args.patch_size),
         em=args.em,
+        steps_per_epoch=args.steps_per_epoch or None,
         threads=args.threads,
         prune_levels=levels,
     )
