@@ -1,6 +1,6 @@
 """Accuracy bars of the engine issue: train under a wall-clock budget on real data, evaluate the held-out split.
 
-    .venv/bin/python benchmarks/accuracy.py --dataset isbi --model ulite --budget 15m
+    .venv/bin/python benchmarks/accuracy.py --dataset isbi --model ulite --budget 15m --loss bce+dice_fgbg --tta
     .venv/bin/python benchmarks/accuracy.py --dataset dsb --model ulite --budget 15m
     .venv/bin/python benchmarks/accuracy.py --dataset dsb --model unet_sharp --budget 15m \
         --deep-supervision --loss unetsharp
@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--deep-supervision", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--tta", action="store_true", help="also report the scores with flip TTA (unetzoo eval --tta)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.threads:
@@ -106,6 +107,12 @@ def main() -> None:
     }
     if args.dataset == "isbi":
         figures.update(membrane_view(source, segmenter, val))
+    if args.tta:
+        segmenter.tta = True
+        tta = evaluate_images(segmenter, source, val, em=args.dataset == "isbi").aggregate
+        figures.update({f"tta_{k}": tta.get(k) for k in ("dice", "iou", "miou", "accuracy")})
+        if args.dataset == "isbi":
+            figures.update({f"tta_{k}": v for k, v in membrane_view(source, segmenter, val).items()})
     print(json.dumps(figures, indent=2))
 
 
