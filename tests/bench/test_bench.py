@@ -99,13 +99,15 @@ def test_train_step_updates_weights_and_sums_side_outputs() -> None:
             y = self.conv(x)
             return [y, 2 * y]
 
-    model = TwoHeads()
+    model = TwoHeads().eval()
     before = model.conv.weight.detach().clone()
     step = train_step(model, torch.randn(2, 1, 8, 8))
     step()
     step()
-    assert model.training
-    assert not torch.equal(before, model.conv.weight)
+    trained = step.model  # a copy, in the training engine's layout
+    assert trained.training and trained.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not torch.equal(before, trained.conv.weight)
+    assert torch.equal(before, model.conv.weight) and not model.training  # the original is untouched
 
 
 def test_unknown_and_unavailable_engines_give_one_line_errors() -> None:

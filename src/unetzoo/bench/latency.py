@@ -9,6 +9,7 @@ drift. Latency is reported as median and p90 (and min, the least disturbed run) 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from unetzoo.engine.train import training_memory_format
 
 Call = Callable[[], object]
 
@@ -91,10 +94,14 @@ def _logits(output: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]
 def train_step(model: nn.Module, batch: torch.Tensor, *, lr: float = 1e-3, seed: int = 0) -> Call:
     """One training step as a callable: forward, BCE-with-logits against a fixed random mask, backward, Adam.
 
-    The model is put in training mode. A model returning side outputs (deep supervision) is trained on
-    the sum of their losses. Adam uses torch's defaults (the for-loop implementation on CPU).
+    Trains a copy of ``model`` (returned as ``step.model``) in training mode and in the layout ``unetzoo
+    train`` uses (:func:`unetzoo.engine.train.training_memory_format`: channels_last on CPU), so the original
+    keeps its layout and weights for inference timing. A model returning side outputs (deep supervision) is
+    trained on the sum of their losses. Adam uses torch's defaults (the for-loop implementation on CPU).
     """
-    model.train()
+    layout = training_memory_format(batch.device)
+    model = copy.deepcopy(model).train().to(memory_format=layout)
+    batch = batch.contiguous(memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     target: torch.Tensor | None = None
@@ -109,6 +116,7 @@ def train_step(model: nn.Module, batch: torch.Tensor, *, lr: float = 1e-3, seed:
         loss.backward()
         optimizer.step()
 
+    step.model = model  # type: ignore[attr-defined]
     return step
 
 

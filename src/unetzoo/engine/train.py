@@ -119,6 +119,13 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+def training_memory_format(device: torch.device) -> torch.memory_format:
+    """The layout weights and batches train in: channels_last on CPU, where oneDNN runs depthwise and grouped
+    convolutions several times faster in it (training steps: pyconv_unet 4.1x, sd_unet 1.9x, dense nets about
+    +5%; docs/benchmarks.md); the default layout elsewhere."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+
+
 class Trainer:
     """One training run. Use :func:`train`; this class only keeps the loop's pieces short."""
 
@@ -186,9 +193,7 @@ class Trainer:
             classes=self.model_spec["classes"],
             **self.model_spec["kwargs"],
         ).to(self.ctx.device)
-        # CPU: channels_last weights and batches. oneDNN runs depthwise and grouped convolutions several times
-        # faster in that layout (training steps: pyconv_unet 4.1x, sd_unet 1.9x, dense nets ~+5%; docs/benchmarks.md).
-        self.memory_format = torch.channels_last if self.ctx.device.type == "cpu" else torch.contiguous_format
+        self.memory_format = training_memory_format(self.ctx.device)
         self.model.to(memory_format=self.memory_format)
         self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
