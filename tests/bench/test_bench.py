@@ -14,7 +14,7 @@ from unetzoo.bench.latency import LatencyStats, matmul_peak_gflops, num_threads,
 from unetzoo.bench.memory import peak_rss
 from unetzoo.bench.suite import bench, format_table
 from unetzoo.cli import main
-from unetzoo.deploy.optimize import fuse_for_inference, merge_axial
+from unetzoo.deploy.optimize import fuse_for_inference, merged_axial
 from unetzoo.errors import UnetzooError
 from unetzoo.layers.axial import AxialDW
 from unetzoo.models.peers import build_model, create_peer, list_peers
@@ -161,7 +161,7 @@ def test_eager_engines_accept_numpy_and_agree() -> None:
 def test_merge_axial_is_the_same_function(dilation: int) -> None:
     axial = AxialDW(4, 5, dilation).eval()
     x = torch.randn(1, 4, 20, 20)
-    merged = merge_axial(axial)
+    merged = merged_axial(axial)
     assert merged.kernel_size == (5, 5) and merged.groups == 4
     torch.testing.assert_close(merged(x), axial(x), atol=1e-5, rtol=1e-5)
 

@@ -53,3 +53,32 @@ def test_int8_option_errors(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> 
     with pytest.raises(UnetzooError, match="no calibration images"):
         export_model(ckpt, "onnx", tmp_path / "b.onnx", int8=True, calibration=tmp_path / "empty")
     assert not (tmp_path / "b.onnx").exists() and not (tmp_path / "b.onnx.json").exists()
+
+
+def test_ulite_fp32_merges_axial_pairs_and_int8_keeps_them(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    """fp32 runs one 7x7 depthwise conv per axial pair; INT8 keeps the two thin ones (fewer int8 taps)."""
+    import onnx
+
+    ckpt = make_checkpoint("ulite", in_channels=1)
+    fp32 = export_model(ckpt, "onnx", tmp_path / "fp32.onnx")
+    int8 = export_model(ckpt, "onnx", tmp_path / "int8.onnx", int8=True, calibration=_image_folder(tmp_path / "cal"))
+
+    def depthwise_kernels(path: Path) -> set[tuple[int, ...]]:
+        graph = onnx.load(str(path)).graph
+        shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+        dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+        kernels = set()
+        for node in graph.node:
+            group = next((a.i for a in node.attribute if a.name == "group"), 1)
+            if node.op_type == "Conv" and group > 1:
+                weight = dequantized.get(node.input[1], node.input[1])  # QDQ: the int8 weight behind its DQ
+                kernels.add(shapes[weight][2:])
+        return kernels
+
+    assert json.loads(card_path(fp32).read_text())["rewrites"]["axial_merged"] == 13
+    assert json.loads(card_path(int8).read_text())["rewrites"]["axial_merged"] == 0
+    assert (7, 7) in depthwise_kernels(fp32) and (7, 1) not in depthwise_kernels(fp32)
+    assert {(7, 1), (1, 7)} <= depthwise_kernels(int8) and (7, 7) not in depthwise_kernels(int8)
+    image = (np.random.default_rng(1).random((64, 80)) * 255).astype(np.uint8)
+    p32, p8 = OnnxSegmenter(fp32).probabilities(image), OnnxSegmenter(int8).probabilities(image)
+    assert np.abs(p8 - p32).mean() < 0.02

@@ -39,7 +39,7 @@ def onnx_bytes(model: nn.Module, *, int8: bool = False) -> bytes:
         raise UnetzooError(f"{type(model).__name__} is not a unetzoo model; the ONNX engines export those only")
     network = prepare(copy.deepcopy(model), None)
     metadata = {"model": type(model).__name__, "unetzoo_version": "bench", "torch_version": torch.__version__}
-    data, _ = serialize(network, "onnx", DEFAULT_OPSET, metadata)
+    data, _ = serialize(network, "onnx", DEFAULT_OPSET, metadata, merge_axial=not int8)
     if not int8:
         return data
     from unetzoo.deploy.quantize import quantize_int8

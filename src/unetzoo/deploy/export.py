@@ -18,6 +18,7 @@ the shape arithmetic of skip alignment) and takes 3-10x longer. Every export is 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
@@ -39,6 +40,7 @@ from unetzoo.deploy.preprocess import check_record
 from unetzoo.deploy.tiling import side_padding
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from unetzoo.errors import UnetzooError
+from unetzoo.layers.reparam import as_defined
 from unetzoo.layers.separable import WSConv2d, fold_weight_standardization
 from unetzoo.models import SegmentationModel
 from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -219,12 +221,23 @@ def _load(checkpoint: str | os.PathLike[str], format: str) -> tuple[dict[str, An
 
 
 def serialize(
-    model: SegmentationModel, format: str, opset: int, metadata: dict[str, str]
+    model: SegmentationModel, format: str, opset: int, metadata: dict[str, str], *, merge_axial: bool = True
 ) -> tuple[bytes, dict[str, Any]]:
-    """The exported file's bytes, and the rewrites applied plus the measured max abs diff against eager."""
+    """The exported file's bytes, and the rewrites applied plus the measured max abs diff against eager.
+
+    ``merge_axial=False`` keeps U-Lite's axial pairs as two thin depthwise convs (INT8 exports: onnxruntime's
+    int8 depthwise kernels cost per kernel tap, and a merged 7x7 has 49 taps where the pair has 14).
+    """
+    with contextlib.nullcontext() if merge_axial else as_defined():
+        return _serialize(model, format, opset, metadata, merge_axial)
+
+
+def _serialize(
+    model: SegmentationModel, format: str, opset: int, metadata: dict[str, str], merge_axial: bool
+) -> tuple[bytes, dict[str, Any]]:
     example = valid_input(model, 2 * model.input_multiple, 2 * model.input_multiple)
     reference = PaddedNetwork(model).eval()
-    network, rewrites = optimize_for_inference(reference, example)
+    network, rewrites = optimize_for_inference(reference, example, merge_axial=merge_axial)
     checks = [valid_input(model, 40, 100, batch=2)]  # not the traced size or batch, and H != W
     if format == "onnx":
         group_norms = replace_group_norms(network)
@@ -320,7 +333,7 @@ def export_model(
     model = prepare(model, prune_level)
     card = _card(payload, model, out, format, opset, prune_level)
     metadata = {"model": card["model"], "unetzoo_version": card["unetzoo_version"], "torch_version": torch.__version__}
-    data, results = serialize(model, format, opset, metadata)
+    data, results = serialize(model, format, opset, metadata, merge_axial=not int8)
     has_cgm = getattr(model, "cgm", None) is not None
     card["export_check_max_abs_diff"] = results.pop("max_abs_diff")
     card["rewrites"] = {**results, "cgm_gating": has_cgm, "cgm_dropped_by_pruning": had_cgm and not has_cgm}

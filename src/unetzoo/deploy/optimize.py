@@ -29,7 +29,7 @@ from unetzoo.layers.axial import AxialBottleneck, AxialDecoderBlock, AxialDW
 from unetzoo.layers.separable import fold_weight_standardization
 
 
-def merge_axial(axial: AxialDW) -> nn.Conv2d:
+def merged_axial(axial: AxialDW) -> nn.Conv2d:
     """One k x k depthwise ``nn.Conv2d`` computing ``axial(x)`` (identity included): :meth:`AxialDW.merged_kernel`."""
     conv_h = axial.conv_h
     channels, k, dilation = conv_h.in_channels, conv_h.kernel_size[0], conv_h.dilation[0]
@@ -77,12 +77,16 @@ def _fold_ulite_block(block: nn.Module) -> bool:
     return True
 
 
-def optimize_for_inference(model: nn.Module, example: torch.Tensor) -> tuple[nn.Module, dict[str, int]]:
+def optimize_for_inference(
+    model: nn.Module, example: torch.Tensor, *, merge_axial: bool = True
+) -> tuple[nn.Module, dict[str, int]]:
     """Eval-mode copy of ``model`` with WS folded, axial convs merged and BN folded, and what was rewritten.
 
     Args:
         model: any module; parts that match no rule are left as they are.
         example: an input batch (any valid size), traced once to find the conv -> BN pairs.
+        merge_axial: merge each ``AxialDW`` into one k x k depthwise conv (callers that keep the pairs trace
+            inside :func:`unetzoo.layers.reparam.as_defined`, or eval mode merges them on the fly).
 
     Returns:
         The copy, and counts ``{"axial_merged": ..., "batchnorm_folded": ...}`` (the export card records them).
@@ -91,8 +95,8 @@ def optimize_for_inference(model: nn.Module, example: torch.Tensor) -> tuple[nn.
     merged = 0
     for parent in list(fused.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, AxialDW):
-                setattr(parent, name, merge_axial(child))
+            if merge_axial and isinstance(child, AxialDW):
+                setattr(parent, name, merged_axial(child))
                 merged += 1
     folded = sum(_fold_ulite_block(module) for module in list(fused.modules()))
     fused, traced_folds = fold_batchnorm(fused, lambda m: m(example))
