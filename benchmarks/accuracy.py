@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/accuracy.py --dataset isbi --model ulite --budget 15m --loss bce+dice_fgbg --tta
     .venv/bin/python benchmarks/accuracy.py --dataset dsb --model ulite --budget 15m
     .venv/bin/python benchmarks/accuracy.py --dataset dsb --model unet_sharp --budget 15m \
-        --deep-supervision --loss unetsharp
+        --deep-supervision --loss unetsharp --steps-per-epoch 50
 
 Data comes from UNETZOO_SHARED_DATA (default ../shared/data). Splits: ISBI 2012 24 train / 6 val by seed 0;
 DSB 2018 80/20 by seed 0. For ISBI (cells = 255 = foreground) it also prints the trivial baseline (predict
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--deep-supervision", action="store_true")
+    parser.add_argument("--steps-per-epoch", type=int, default=25, help="training steps between validations")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--tta", action="store_true", help="also report the scores with flip TTA (unetzoo eval --tta)")
     parser.add_argument("--out", default=None)
@@ -86,7 +87,7 @@ def main() -> None:
         out=out,
         deep_supervision=args.deep_supervision,
         scheduler="cosine",
-        iters_per_epoch=25,
+        iters_per_epoch=args.steps_per_epoch,
         progress=False,
     )
     source = open_source(data)
