@@ -12,6 +12,7 @@ from torch import nn
 import unetzoo
 from unetzoo.bench.profile import profile
 from unetzoo.layers.axial import AxialBottleneck, AxialDecoderBlock, AxialDW, AxialEncoderBlock
+from unetzoo.layers.reparam import as_defined
 
 
 @pytest.fixture(scope="module")
@@ -63,30 +64,72 @@ def test_axial_dw(dilation: int) -> None:
     expected = x + block.conv_h(x) + block.conv_w(x)
     torch.testing.assert_close(block(x), expected)
     assert sum(p.numel() for p in block.parameters()) == 2 * 4 * (7 + 1)
-    block.eval()  # eval runs one merged k x k depthwise conv: the same function
-    torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
+    block.eval()
+    with torch.no_grad():  # inference runs one merged k x k depthwise conv: the same function
+        torch.testing.assert_close(block(x), expected, atol=1e-5, rtol=1e-5)
     weight, _ = block.merged_kernel()
     assert weight.shape == (4, 1, 7, 7) and int((weight != 0).sum()) <= 4 * 13
 
 
-def test_axial_dw_eval_kernel_follows_training() -> None:
-    """The merged kernel is cached for inference but rebuilt after any weight update: never stale."""
-    block = AxialDW(2, 3).eval()
+def _randomize_norms(module: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return module
+
+
+def _block_cases() -> list[tuple[nn.Module, tuple[torch.Tensor, ...]]]:
+    torch.manual_seed(0)
+    return [
+        (AxialDW(4, 7, 2), (torch.randn(2, 4, 12, 10),)),
+        (AxialEncoderBlock(4, 8), (torch.randn(2, 4, 16, 12),)),
+        (AxialBottleneck(16), (torch.randn(2, 16, 8, 8),)),
+        (AxialDecoderBlock(8, 4), (torch.randn(2, 8, 6, 5), torch.randn(2, 4, 12, 10))),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_inference_reparam_equals_defined_form(case: int) -> None:
+    """Merged axial kernels and folded BatchNorms (eval, no autograd) compute the paper's function."""
+    block, inputs = _block_cases()[case]
+    _randomize_norms(block).eval()
+    with torch.no_grad():
+        with as_defined():
+            expected = block(*inputs)
+        fast = block(*inputs)
+    torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-5)  # tuples (encoder) compare element-wise
+
+
+def test_inference_kernels_follow_weight_and_statistics_updates() -> None:
+    """The cached kernels are rebuilt after any update (optimizer step, BN statistics, load_state_dict)."""
+    torch.manual_seed(0)
+    block = _randomize_norms(AxialEncoderBlock(2, 4)).eval()
     x = torch.randn(1, 2, 8, 8)
 
-    def literal() -> torch.Tensor:
-        return x + block.conv_h(x) + block.conv_w(x)
+    def check() -> None:
+        with torch.no_grad():
+            with as_defined():
+                expected = block(x)[1]
+            torch.testing.assert_close(block(x)[1], expected, atol=1e-5, rtol=1e-5)
 
+    check()  # fills the cache
     with torch.no_grad():
-        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)  # fills the cache
-        block.conv_w.weight.add_(1.0)  # an in-place update, as an optimizer step or load_state_dict does
-        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)
-    block.load_state_dict({k: torch.randn_like(v) for k, v in block.state_dict().items()})
+        block.axial.conv_w.weight.add_(1.0)  # in place, as an optimizer step does
+    check()
+    block.norm.running_var.mul_(3.0)  # BN statistics, as a training forward updates them
+    check()
+    block.load_state_dict(
+        {k: torch.rand_like(v) + 0.5 if v.is_floating_point() else v for k, v in block.state_dict().items()}
+    )
+    check()
     with torch.inference_mode():
-        torch.testing.assert_close(block(x), literal(), atol=1e-5, rtol=1e-5)
-    out = block(x)  # with grad enabled, eval mode: gradients reach the axial kernels through the merge
-    out.sum().backward()
-    assert block.conv_h.weight.grad is not None and block.conv_w.weight.grad is not None
+        assert block(x)[1].shape == x.shape
+    block(x)[1].sum().backward()  # eval with autograd runs the defining form: gradients reach the kernels
+    assert block.axial.conv_h.weight.grad is not None and block.norm.weight.grad is not None
 
 
 def test_axial_dw_backward() -> None:

@@ -13,18 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unetzoo.layers.reparam import reparam_enabled
+from unetzoo.layers.reparam import EvalCache, batchnorm_affine, batchnorm_sources, use_reparam
 
 
 class AxialDW(nn.Module):
     """``x + DW(k x 1)(x) + DW(1 x k)(x)``: depthwise, with bias, "same" padding, dilation ``dilation``.
 
-    Training runs the two axial convs (the paper's form, whose gradients reach the two kernels). In eval
-    mode the block runs one k x k depthwise conv with :meth:`merged_kernel`, the cross of the two axial
-    kernels plus 1 at the centre: the same function in one conv instead of two convs and two adds (a
-    structural re-parameterisation, as RepVGG does at inference), which is what makes U-Lite's CPU
-    inference fast (``docs/benchmarks.md``). Inside :func:`unetzoo.layers.reparam.as_defined` eval mode
-    runs the axial form too (complexity counts use it).
+    Training (and any pass under autograd) runs the two axial convs, the paper's form. For inference
+    (:func:`~unetzoo.layers.reparam.use_reparam`) the block runs one k x k depthwise conv with
+    :meth:`merged_kernel`, the cross of the two axial kernels plus 1 at the centre: the same function in one
+    conv instead of two convs and two adds (a structural re-parameterisation, as RepVGG does), cached until
+    the weights change. :func:`unetzoo.layers.reparam.as_defined` turns it off (complexity counts use that).
     """
 
     def __init__(self, channels: int, kernel_size: int, dilation: int = 1) -> None:
@@ -38,22 +37,11 @@ class AxialDW(nn.Module):
         self.conv_w = nn.Conv2d(
             channels, channels, (1, kernel_size), padding=(0, pad), dilation=dilation, groups=channels
         )
-        self._merged: tuple[tuple[int, ...], torch.Tensor, torch.Tensor] | None = None
+        self._merged = EvalCache()
 
-    def _weights_key(self) -> tuple[int, ...]:
-        """Identity and version of the four tensors the merged kernel is built from (changes on any update)."""
-        tensors = (self.conv_h.weight, self.conv_w.weight, self.conv_h.bias, self.conv_w.bias)
-        return tuple(v for t in tensors for v in (t.data_ptr(), t._version))
-
-    def _eval_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`merged_kernel`, cached while the weights do not change and no gradient is wanted."""
-        if torch.is_grad_enabled() or torch.is_inference(self.conv_h.weight):
-            return self.merged_kernel()
-        key = self._weights_key()
-        if self._merged is None or self._merged[0] != key:
-            weight, bias = self.merged_kernel()
-            self._merged = (key, weight.contiguous(memory_format=torch.channels_last), bias)
-        return self._merged[1], self._merged[2]
+    def sources(self) -> list[torch.Tensor]:
+        """The tensors :meth:`merged_kernel` is computed from."""
+        return [self.conv_h.weight, self.conv_w.weight, self.conv_h.bias, self.conv_w.bias]
 
     def merged_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Weight (C, 1, k, k) and bias (C,) of the one depthwise conv equal to this block, identity included."""
@@ -65,12 +53,14 @@ class AxialDW(nn.Module):
         weight[:, :, centre, centre] += 1.0
         return weight, self.conv_h.bias + self.conv_w.bias
 
+    def depthwise(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``x`` through a merged k x k depthwise kernel with this block's padding and dilation."""
+        dilation = self.conv_h.dilation[0]
+        return F.conv2d(x, weight, bias, padding=self.conv_h.padding[0], dilation=dilation, groups=weight.shape[0])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training and reparam_enabled():
-            weight, bias = self._eval_kernel()
-            dilation = self.conv_h.dilation[0]
-            pad = self.conv_h.padding[0]
-            return F.conv2d(x, weight, bias, padding=pad, dilation=dilation, groups=weight.shape[0])
+        if use_reparam(self):
+            return self.depthwise(x, *self._merged.get(self.sources(), self.merged_kernel))
         out = self.conv_h(x)  # fresh tensor, not saved for backward: safe to accumulate into in place
         out += self.conv_w(x)
         out += x
@@ -81,6 +71,7 @@ class AxialEncoderBlock(nn.Module):
     """U-Lite encoder block: ``skip = BN(AxialDW7(x))``; ``down = GELU(MaxPool2(PW(skip)))``.
 
     The skip keeps the input width and resolution; note the order PW -> pool -> GELU. Returns (down, skip).
+    For inference the BatchNorm is folded into the merged axial kernel: ``skip`` is one depthwise conv.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
@@ -90,14 +81,28 @@ class AxialEncoderBlock(nn.Module):
         self.pw = nn.Conv2d(in_channels, out_channels, 1)
         self.pool = nn.MaxPool2d(2)
         self.act = nn.GELU()
+        self._folded = EvalCache()
+
+    def _folded_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = self.axial.merged_kernel()
+        scale, shift = batchnorm_affine(self.norm)
+        return weight * scale.view(-1, 1, 1, 1), bias * scale + shift
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        skip = self.norm(self.axial(x))
+        if use_reparam(self) and isinstance(self.axial, AxialDW) and isinstance(self.norm, nn.BatchNorm2d):
+            sources = [*self.axial.sources(), *batchnorm_sources(self.norm)]
+            skip = self.axial.depthwise(x, *self._folded.get(sources, self._folded_kernel))
+        else:
+            skip = self.norm(self.axial(x))
         return self.act(self.pool(self.pw(skip))), skip
 
 
 class AxialBottleneck(nn.Module):
-    """U-Lite bottleneck: PW c -> c/4; concat[x, AxialDW3 at dilations 1, 2, 3] -> c; BN; PW c -> c; GELU."""
+    """U-Lite bottleneck: PW c -> c/4; concat[x, AxialDW3 at dilations 1, 2, 3] -> c; BN; PW c -> c; GELU.
+
+    For inference the BatchNorm is folded into the 1x1 expansion after it (a per-input-channel affine map
+    before a 1x1 conv scales its weight columns and shifts its bias).
+    """
 
     def __init__(self, channels: int, kernel_size: int = 3, dilations: tuple[int, ...] = (1, 2, 3)) -> None:
         super().__init__()
@@ -110,10 +115,19 @@ class AxialBottleneck(nn.Module):
         self.norm = nn.BatchNorm2d(channels)
         self.expand = nn.Conv2d(channels, channels, 1)
         self.act = nn.GELU()
+        self._folded = EvalCache()
+
+    def _folded_expand(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = batchnorm_affine(self.norm)
+        weight = self.expand.weight[:, :, 0, 0]
+        return (weight * scale).view_as(self.expand.weight), self.expand.bias + weight @ shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.reduce(x)
         x = torch.cat([x, *(branch(x) for branch in self.branches)], dim=1)
+        if use_reparam(self) and isinstance(self.norm, nn.BatchNorm2d):
+            sources = [self.expand.weight, self.expand.bias, *batchnorm_sources(self.norm)]
+            return self.act(F.conv2d(x, *self._folded.get(sources, self._folded_expand)))
         return self.act(self.expand(self.norm(x)))
 
 
@@ -124,7 +138,7 @@ class AxialDecoderBlock(nn.Module):
     It is evaluated without building the concatenation: a 1x1 conv commutes with nearest upsampling, so
     ``fuse(concat[up2(x), skip]) = up2(W_x * x) + W_skip * skip + b``. The x part then runs at a quarter of
     the pixels and neither the upsampled ``in``-channel map nor the concat is materialised. Same function
-    and parameters as the literal form.
+    and parameters as the literal form. For inference the BatchNorm is folded into ``fuse``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 7) -> None:
@@ -135,9 +149,20 @@ class AxialDecoderBlock(nn.Module):
         self.axial = AxialDW(out_channels, kernel_size)
         self.pw = nn.Conv2d(out_channels, out_channels, 1)
         self.act = nn.GELU()
+        self._folded = EvalCache()
+
+    def _folded_fuse(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, shift = batchnorm_affine(self.norm)
+        return self.fuse.weight * scale.view(-1, 1, 1, 1), self.fuse.bias * scale + shift
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        w_up, w_skip = self.fuse.weight.split(self.split, dim=1)
-        y = F.conv2d(skip, w_skip, self.fuse.bias)
+        fold = use_reparam(self) and isinstance(self.norm, nn.BatchNorm2d)
+        if fold:
+            sources = [self.fuse.weight, self.fuse.bias, *batchnorm_sources(self.norm)]
+            weight, bias = self._folded.get(sources, self._folded_fuse)
+        else:
+            weight, bias = self.fuse.weight, self.fuse.bias
+        w_up, w_skip = weight.split(self.split, dim=1)
+        y = F.conv2d(skip, w_skip, bias)
         y += F.interpolate(F.conv2d(x, w_up), scale_factor=2.0, mode="nearest")
-        return self.act(self.pw(self.axial(self.norm(y))))
+        return self.act(self.pw(self.axial(y if fold else self.norm(y))))
