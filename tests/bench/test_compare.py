@@ -53,11 +53,19 @@ def test_compare_writes_tables_and_is_resumable(tmp_path: Path) -> None:
     # Both runs shared one split: the same validation images.
     splits = [json.loads(p.read_text())["val"] for p in sorted(tmp_path.glob("runs/*/fold0/split.json"))]
     assert len(splits) == 2 and splits[0] == splits[1]
-    # A rerun trains nothing: the finished runs are kept as they are.
+    # A rerun trains nothing and evaluates nothing: the finished runs and their evaluations are kept.
     stamp = (tmp_path / "runs" / "ulite" / "fold0" / "best.pt").stat().st_mtime_ns
-    again = run_compare(config)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("unetzoo.bench.compare.evaluate_run", _must_not_run)
+        again = run_compare(config)
     assert (tmp_path / "runs" / "ulite" / "fold0" / "best.pt").stat().st_mtime_ns == stamp
-    assert again[0]["dice"] == pytest.approx(rows[0]["dice"])
+    assert again == rows
+    # Another protocol setting (here: no EM scores) is evaluated afresh.
+    assert run_compare(_config(tmp_path, ["ulite"], em=False))[0]["v_rand"] is None
+
+
+def _must_not_run(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a finished run was evaluated again")
 
 
 def test_a_killed_compare_continues_the_unfinished_run(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.train import train
 from unetzoo.errors import UnetzooError
 from unetzoo.models import get_entry
+from unetzoo.utils.atomic import atomic_write_text
 
 METRICS = ("dice", "iou", "miou", "accuracy", "hd95", "v_rand", "v_info")
 
@@ -138,6 +139,34 @@ def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None
     }
 
 
+def evaluated(config: CompareConfig, run: Path) -> dict[str, Any]:
+    """:func:`evaluate_run`, remembered in ``run/compare_eval.json`` for this checkpoint and protocol.
+
+    A resumed compare does not evaluate and time its finished runs again (for a heavy model on a CPU that is
+    minutes each); a new ``best.pt`` (by its sha256 record) or another data, size, EM or latency setting
+    invalidates the record.
+    """
+    digest = run / "best.pt.sha256"
+    key = {
+        "best": digest.read_text().strip() if digest.exists() else None,
+        "data": config.data,
+        "patch_size": list(config.patch_size),
+        "em": config.em,
+        "latency_runs": config.latency_runs,
+    }
+    record = run / "compare_eval.json"
+    if key["best"] is not None and record.exists():
+        try:
+            saved = json.loads(record.read_text())
+        except ValueError:
+            saved = {}
+        if saved.get("key") == key:
+            return saved["result"]  # type: ignore[no-any-return]
+    result = evaluate_run(config, run)
+    atomic_write_text(record, json.dumps({"key": key, "result": result}, default=float))
+    return result
+
+
 def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not vals:
@@ -166,7 +195,7 @@ def run_compare(config: CompareConfig) -> list[dict[str, Any]]:
     rows = []
     with num_threads(config.threads):
         for spec in config.models:
-            results = [evaluate_run(config, train_one(config, spec, k)) for k in folds]
+            results = [evaluated(config, train_one(config, spec, k)) for k in folds]
             rows.append(summarize(spec, results))
         for level in config.prune_levels:
             results = []
