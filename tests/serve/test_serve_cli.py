@@ -26,7 +26,7 @@ def test_serve_starts_answers_and_stops(checkpoint: Path):
         with urllib.request.urlopen(match[1] + "healthz", timeout=30) as response:
             assert json.load(response)["model"] == "ulite"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
+        assert proc.wait(90) == 0  # generous: shutdown waits for in-flight work on a loaded machine
         assert "stopped" in proc.stderr.read()
     finally:
         proc.kill()
