@@ -26,6 +26,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from unetzoo.deploy.fold import fold_batchnorm
 from unetzoo.layers.axial import AxialBottleneck, AxialDecoderBlock, AxialDW
+from unetzoo.layers.reparam import batchnorm_affine
 from unetzoo.layers.separable import fold_weight_standardization
 
 
@@ -47,12 +48,7 @@ def fold_bn_into_following_conv(norm: nn.BatchNorm2d, conv: nn.Conv2d) -> nn.Con
     """A 1x1 conv equal to ``conv(norm(x))`` in eval mode (a BN before a 1x1 conv scales its input columns)."""
     if conv.kernel_size != (1, 1) or conv.groups != 1:
         raise ValueError("only a 1x1, ungrouped conv can absorb the BatchNorm before it")
-    scale = torch.rsqrt(norm.running_var + norm.eps)
-    if norm.affine:
-        scale = scale * norm.weight
-    shift = -norm.running_mean * scale
-    if norm.affine:
-        shift = shift + norm.bias
+    scale, shift = batchnorm_affine(norm)
     fused = copy.deepcopy(conv)
     with torch.no_grad():
         weight = conv.weight[:, :, 0, 0]
