@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from unetzoo.bench.compare import CompareConfig, run_compare, write_tables
+from unetzoo.bench.compare import CompareConfig, evaluate_run, run_compare, write_tables
 from unetzoo.cli import main
-from unetzoo.report.compare_report import pareto_front
+from unetzoo.report.compare_report import markdown_table, pareto_front
 
 TINY = "synthetic:membranes?n=10&size=48"
 
@@ -62,6 +63,19 @@ def test_compare_writes_tables_and_is_resumable(tmp_path: Path) -> None:
     assert again == rows
     # Another protocol setting (here: no EM scores) is evaluated afresh.
     assert run_compare(_config(tmp_path, ["ulite"], em=False))[0]["v_rand"] is None
+
+
+def test_scores_are_the_training_validation_of_the_best_checkpoint(tmp_path: Path) -> None:
+    config = _config(tmp_path, ["ulite"], budget="4s")
+    row = run_compare(config)[0]
+    run = tmp_path / "runs" / "ulite" / "fold0"
+    fresh = evaluate_run(replace(config, em=True), run)  # EM scores are not in the training's validation
+    for key in ("dice", "iou", "miou", "accuracy", "hd95"):
+        assert row[key] == pytest.approx(fresh[key], rel=1e-3), key
+    summary = json.loads((run / "summary.json").read_text())
+    assert row["steps"] == summary["global_steps"] >= 1 and row["batch_size"] == 2
+    header = markdown_table([row]).splitlines()[0]
+    assert "| batch_size | epochs | steps |" in header
 
 
 def _must_not_run(*args: object, **kwargs: object) -> None:

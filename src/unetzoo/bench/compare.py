@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 from unetzoo.bench.latency import num_threads, time_interleaved
 from unetzoo.bench.profile import profile
@@ -117,16 +118,33 @@ def _history(run: Path) -> list[dict[str, float]]:
     return [{"elapsed": r["elapsed"], "val_dice": r["val_dice"]} for r in rows if r.get("val_dice") is not None]
 
 
+def validation_of_checkpoint(config: CompareConfig, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The scores the training's own validation gave this checkpoint, if they cover the table's metrics.
+
+    The engine validates on the same held-out images, whole, with the same segmenter and threshold as
+    :func:`evaluate_run`, and stores that row in the checkpoint; evaluating again would double the cost of
+    the heavy models on large images (DSB 2018 at one thread: minutes per model). EM scores are not part of
+    the training's validation, so ``em=True`` evaluates afresh.
+    """
+    wanted = [m for m in METRICS if config.em or m not in ("v_rand", "v_info")]
+    row = payload.get("metrics") or {}
+    if any(f"val_{m}" not in row for m in wanted):
+        return None
+    return {m: row[f"val_{m}"] for m in wanted}
+
+
 def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None = None) -> dict[str, Any]:
     """Held-out metrics, complexity and latency of one run's best checkpoint (or of ``model``)."""
     payload = load_checkpoint(run / "best.pt")
     segmenter = Segmenter.from_checkpoint(run / "best.pt")
     if model is not None:
         segmenter.model = model.eval()
-    source = open_source(config.data)
-    index = {sid: i for i, sid in enumerate(source.ids)}
-    val = [index[s] for s in payload["split"]["val"]]
-    scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
+    scores = None if model is not None else validation_of_checkpoint(config, payload)
+    if scores is None:
+        source = open_source(config.data)
+        index = {sid: i for i, sid in enumerate(source.ids)}
+        val = [index[s] for s in payload["split"]["val"]]
+        scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
     net = segmenter.model
     prof = profile(net, (1, net.in_channels, *config.patch_size), memory=False)
     return {
@@ -134,7 +152,17 @@ def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None
         "params": prof.params,
         "gmacs": prof.gmacs,
         "latency_ms": latency_ms(net, net.in_channels, config.patch_size, config.latency_runs),
-        "epochs": payload["epoch"],
+    }
+
+
+def run_facts(run: Path) -> dict[str, Any]:
+    """How far a finished run got in its budget: epochs and optimizer steps, at which batch size; its curve."""
+    summary = json.loads((run / "summary.json").read_text())
+    batch_size = yaml.safe_load((run / "config.yaml").read_text())["batch_size"]
+    return {
+        "epochs": summary["epochs_completed"],
+        "steps": summary["global_steps"],
+        "batch_size": batch_size,
         "history": _history(run),
     }
 
@@ -161,10 +189,10 @@ def evaluated(config: CompareConfig, run: Path) -> dict[str, Any]:
         except ValueError:
             saved = {}
         if saved.get("key") == key:
-            return saved["result"]  # type: ignore[no-any-return]
+            return {**saved["result"], **run_facts(run)}
     result = evaluate_run(config, run)
     atomic_write_text(record, json.dumps({"key": key, "result": result}, default=float))
-    return result
+    return {**result, **run_facts(run)}
 
 
 def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
@@ -177,7 +205,7 @@ def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
 def summarize(model: str, folds: list[dict[str, Any]]) -> dict[str, Any]:
     """One table row: mean and std over folds of every figure."""
     row: dict[str, Any] = {"model": model, "folds": len(folds)}
-    for key in ("params", "gmacs", "latency_ms", "epochs", *METRICS):
+    for key in ("params", "gmacs", "latency_ms", "batch_size", "epochs", "steps", *METRICS):
         mean, std = _mean_std([f.get(key) for f in folds])
         row[key], row[f"{key}_std"] = mean, std
     row["history"] = folds[0]["history"] if folds else []
@@ -202,7 +230,7 @@ def run_compare(config: CompareConfig) -> list[dict[str, Any]]:
             for k in folds:
                 run = _run_dir(config, config.models[0], k)
                 full = model_from_checkpoint(load_checkpoint(run / "best.pt"))
-                results.append(evaluate_run(config, run, model=full.prune(level)))
+                results.append({**evaluate_run(config, run, model=full.prune(level)), **run_facts(run)})
             rows.append(summarize(f"unet_sharp L{level}", results))
     return rows
 

@@ -17,7 +17,21 @@ from typing import Any
 from unetzoo.report.plots import figure, png
 from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
 
-COLUMNS = ("params", "gmacs", "latency_ms", "epochs", "dice", "iou", "miou", "accuracy", "hd95", "v_rand", "v_info")
+COLUMNS = (
+    "params",
+    "gmacs",
+    "latency_ms",
+    "batch_size",
+    "epochs",
+    "steps",
+    "dice",
+    "iou",
+    "miou",
+    "accuracy",
+    "hd95",
+    "v_rand",
+    "v_info",
+)
 
 
 def _fmt(key: str, mean: Any, std: Any) -> str:
@@ -25,7 +39,7 @@ def _fmt(key: str, mean: Any, std: Any) -> str:
         return "-"
     if key == "params":
         return f"{mean / 1e6:.2f}M"
-    digits = {"gmacs": 2, "latency_ms": 1, "epochs": 0, "hd95": 1}.get(key, 4)
+    digits = {"gmacs": 2, "latency_ms": 1, "batch_size": 0, "epochs": 0, "steps": 0, "hd95": 1}.get(key, 4)
     text = f"{mean + 0.0:.{digits}f}".replace("-0." + "0" * digits, "0." + "0" * digits)
     return f"{text} ± {std:.{digits}f}" if std else text
 
