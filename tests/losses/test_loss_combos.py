@@ -116,6 +116,8 @@ def test_build_loss_single_terms() -> None:
     assert isinstance(build_loss("dice"), DiceLoss)
     assert isinstance(build_loss("UNetSharp"), UNetSharpLoss) and build_loss("unetsharp").variant == "paper"
     assert build_loss("unetsharp_code").variant == "code"
+    assert build_loss("lovasz_fgbg").symmetric and not build_loss("lovasz").symmetric
+    assert isinstance(build_loss("lovasz_fgbg", "multiclass"), LovaszSoftmaxLoss)  # every class already counts
     assert isinstance(build_loss("0.5*dice"), WeightedSum)
 
 

@@ -51,6 +51,21 @@ def test_hinge_matches_brute_force(seed: int) -> None:
     assert LovaszHingeLoss()(logits, target).item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_symmetric_hinge_averages_the_jaccard_of_both_classes(seed: int) -> None:
+    # Negating the logits and flipping the target keeps every hinge error and swaps the positive set.
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(1, 1, 3, 4, generator=g, dtype=torch.float64)
+    target = (torch.rand(1, 3, 4, generator=g) > 0.5).long()
+    errors = (1 - logits.flatten() * (2 * target.flatten() - 1)).clamp_min(0).tolist()
+    flat = target.flatten().tolist()
+    fg = {i for i, t in enumerate(flat) if t == 1}
+    bg = {i for i, t in enumerate(flat) if t == 0}
+    expected = (brute_lovasz_extension(errors, fg) + brute_lovasz_extension(errors, bg)) / 2
+    loss = LovaszHingeLoss(symmetric=True)(logits, target)
+    assert loss.item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_hinge_per_image_and_reductions() -> None:
     g = torch.Generator().manual_seed(3)
     logits, target = torch.randn(3, 1, 5, 5, generator=g), (torch.rand(3, 5, 5, generator=g) > 0.5).long()

@@ -32,6 +32,9 @@ LOSSES: dict[str, Callable[[str], nn.Module]] = {
     "focal": lambda mode: FocalLoss(mode),  # type: ignore[arg-type]
     "tversky": lambda mode: TverskyLoss(mode),  # type: ignore[arg-type]
     "lovasz": _lovasz,
+    "lovasz_fgbg": lambda mode: (
+        LovaszHingeLoss(per_image=True, symmetric=True) if mode == "binary" else LovaszSoftmaxLoss(per_image=True)
+    ),
     "unetsharp": lambda mode: UNetSharpLoss(mode),  # type: ignore[arg-type]
     "unetsharp_code": lambda mode: UNetSharpLoss(mode, variant="code"),  # type: ignore[arg-type]
 }

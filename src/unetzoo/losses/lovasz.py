@@ -51,6 +51,9 @@ class LovaszHingeLoss(Loss):
 
     Args:
         per_image: one loss per image, then reduced (UNet# uses this); otherwise one loss over the whole batch.
+        symmetric: also the hinge of the background (negated logits against ``1 - y``) and average the two: a
+            surrogate of the two-class mean IoU (MIoU) rather than of the foreground IoU alone
+            (``--loss lovasz_fgbg``; on ISBI 2012 the background is the thin membrane class).
         from_logits: False if the input holds sigmoid probabilities.
         ignore_index: target value excluded from the loss.
         reduction: with ``per_image``: ``mean``/``sum`` over images or ``none`` (N,); otherwise a scalar.
@@ -60,12 +63,14 @@ class LovaszHingeLoss(Loss):
         self,
         *,
         per_image: bool = False,
+        symmetric: bool = False,
         from_logits: bool = True,
         ignore_index: int | None = None,
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
         self.per_image = per_image
+        self.symmetric = symmetric
         self.from_logits = from_logits
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
@@ -73,9 +78,15 @@ class LovaszHingeLoss(Loss):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target, valid = prepare(logits, target, "binary", self.from_logits, self.ignore_index)
         x, y = logits[:, 0], target.to(logits.dtype)
+
+        def hinge(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            if self.symmetric:
+                return (_lovasz_hinge_flat(x, y) + _lovasz_hinge_flat(-x, 1 - y)) / 2
+            return _lovasz_hinge_flat(x, y)
+
         if not self.per_image:
-            return _lovasz_hinge_flat(x[valid], y[valid])
-        losses = torch.stack([_lovasz_hinge_flat(xi[vi], yi[vi]) for xi, yi, vi in zip(x, y, valid, strict=True)])
+            return hinge(x[valid], y[valid])
+        losses = torch.stack([hinge(xi[vi], yi[vi]) for xi, yi, vi in zip(x, y, valid, strict=True)])
         return reduce_loss(losses, self.reduction)
 
 
@@ -92,12 +103,14 @@ class LovaszSoftmaxLoss(Loss):
         self,
         *,
         per_image: bool = False,
+        symmetric: bool = False,
         from_logits: bool = True,
         ignore_index: int | None = None,
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
         self.per_image = per_image
+        self.symmetric = symmetric
         self.from_logits = from_logits
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
