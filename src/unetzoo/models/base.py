@@ -7,7 +7,10 @@ network (``forward_padded``):
   valid-convolution nets, via ``padding_for``) and the logits are cropped back to (N, classes, H, W);
 * deep supervision: in training mode with ``deep_supervision=True`` the model returns the list of side
   outputs (full resolution, final output last); in eval mode only the final output;
-* capability flags (``Supports``) that tests, export and the CLI read.
+* capability flags (``Supports``) that tests, export and the CLI read;
+* layout: a model whose grouped or depthwise convolutions run faster in ``channels_last`` on a CPU sets
+  ``inference_channels_last``; its inference (eval mode, no autograd, CPU) then runs in that layout and
+  hands back an ordinary contiguous tensor (measured per model: ``benchmarks/layout.py``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class SegmentationModel(nn.Module):
     """
 
     supports: Supports = Supports()
+    inference_channels_last: bool = False
+    """Run CPU inference in ``channels_last`` (set where ``benchmarks/layout.py`` measured it faster)."""
 
     def __init__(self, in_channels: int, classes: int, *, input_multiple: int, deep_supervision: bool = False) -> None:
         super().__init__()
@@ -83,11 +88,27 @@ class SegmentationModel(nn.Module):
         top, bottom, left, right = self.padding_for(height, width)
         if top or bottom or left or right:
             x = mirror_pad(x, top, bottom, left, right)
+        relayout = self.runs_channels_last(x)
+        if relayout:
+            x = x.contiguous(memory_format=torch.channels_last)
         out = self.forward_padded(x)
         oy, ox = self.output_offset(top, left)
         if isinstance(out, list):
             return [crop(o, oy, ox, height, width) for o in out]
-        return crop(out, oy, ox, height, width)
+        out = crop(out, oy, ox, height, width)
+        return out.contiguous() if relayout else out
+
+    def runs_channels_last(self, x: torch.Tensor) -> bool:
+        """Whether this call runs in ``channels_last``: the model opted in, CPU inference without autograd.
+
+        Training is left alone (the engine picks the training layout, :mod:`unetzoo.engine.train`).
+        """
+        return (
+            self.inference_channels_last
+            and x.device.type == "cpu"
+            and not self.training
+            and not torch.is_grad_enabled()
+        )
 
     def forward_padded(self, x: torch.Tensor) -> Output:
         """Run the network on a size-valid input; return logits (or side outputs, see class doc)."""
