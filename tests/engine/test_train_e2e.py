@@ -61,6 +61,23 @@ def test_run_folder_has_everything(run: Path) -> None:
         assert key in payload, key
     rows = (run / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,train_loss") and len(rows) == 3
+    # The checkpoint keeps its validation per image, which the report ranks its cases by.
+    per_image = payload["val_dice_per_image"]
+    assert sorted(per_image) == sorted(payload["split"]["val"])
+    assert np.mean(list(per_image.values())) == pytest.approx(payload["metrics"]["val_dice"])
+
+
+def test_report_predicts_only_the_cases_it_shows(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unetzoo.engine.inference import Segmenter
+    from unetzoo.report.run_report import _cases
+
+    calls = []
+    predict = Segmenter.predict
+    monkeypatch.setattr(Segmenter, "predict", lambda self, *a, **k: calls.append(1) or predict(self, *a, **k))
+    cases = _cases(run, 1)
+    ranked = sorted(load_checkpoint(run / "best.pt")["val_dice_per_image"].items(), key=lambda kv: kv[1])
+    assert [c["id"] for c in cases] == [ranked[-1][0], ranked[0][0]] and len(calls) == 2
+    assert cases[0]["dice"] == pytest.approx(ranked[-1][1], abs=1e-4)
 
 
 def test_deterministic_and_resume_is_exact(tmp_path: Path, run: Path) -> None:

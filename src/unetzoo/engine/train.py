@@ -153,6 +153,7 @@ class Trainer:
         self.stale_epochs = 0
         self.stop_reason = "epochs"
         self.skipped_steps = 0  # steps of the current epoch skipped for a NaN/inf loss or gradient
+        self.val_dice_per_image: dict[str, float] = {}  # this epoch's validation, saved with its checkpoint
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_data(self) -> None:
@@ -251,6 +252,7 @@ class Trainer:
             "data_fingerprint": self.source.fingerprint(),
             "split": self.split,
             "metrics": metrics,
+            "val_dice_per_image": self.val_dice_per_image,
             "best_metric": self.best_dice,
             "history": self.history,
         }
@@ -346,6 +348,7 @@ class Trainer:
         segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold)  # type: ignore[arg-type]
         part = evaluate_images(segmenter, self.source, self.ctx.shard(self.val_idx), loss_fn=self.val_loss_fn)
         rows = self.ctx.unshard(part.per_image)
+        self.val_dice_per_image = {str(r["id"]): float(r["dice"]) for r in rows}
         self.model.train()
         return {f"val_{k}": v for k, v in aggregate(rows).items()}
 
@@ -365,6 +368,7 @@ class Trainer:
             save_checkpoint(last, self._payload({}))
         while self.epoch < c.epochs and not self._out_of_time():
             t0 = time.monotonic()
+            self.val_dice_per_image = {}
             train_loss = self._train_epoch(loader)
             self.epoch += 1
             row: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}

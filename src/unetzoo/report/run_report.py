@@ -19,7 +19,11 @@ METRIC_KEYS = ("dice", "iou", "miou", "accuracy", "precision", "recall", "specif
 
 
 def _cases(run: Path, n: int) -> list[dict[str, Any]]:
-    """Best and worst validation cases of the best checkpoint."""
+    """Best and worst validation cases of the best checkpoint (by Dice), best first.
+
+    The training's validation of that checkpoint (``val_dice_per_image`` in ``best.pt``) ranks the images,
+    so only the shown cases are predicted again; a checkpoint without it is ranked by predicting them all.
+    """
     from unetzoo.data import open_source
     from unetzoo.engine.checkpoint import load_checkpoint
     from unetzoo.engine.inference import Segmenter
@@ -34,14 +38,18 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
         invert_mask=config.get("invert_mask", False),
     )
     index = {sid: i for i, sid in enumerate(source.ids)}
-    val = [index[s] for s in payload["split"].get("val", []) if s in index]
+    val = [s for s in payload["split"].get("val", []) if s in index]
+    known = payload.get("val_dice_per_image") or {}
+    if val and all(s in known for s in val):
+        ranked = sorted(val, key=lambda s: known[s])
+        val = ranked if len(ranked) <= 2 * n else ranked[:n] + ranked[-n:]
     segmenter = Segmenter.from_checkpoint(run / "best.pt")
     scored = []
-    for i in val:
-        image, truth = source.load(i)
+    for sid in val:
+        image, truth = source.load(index[sid])
         pred = segmenter.predict(image)
         dice = compute_all(pred, truth, num_classes=max(2, segmenter.model.classes))["dice"]
-        scored.append({"id": source.ids[i], "image": image, "truth": truth, "pred": pred, "dice": dice})
+        scored.append({"id": sid, "image": image, "truth": truth, "pred": pred, "dice": dice})
     scored.sort(key=lambda r: r["dice"])
     if len(scored) <= 2 * n:
         return scored[::-1]
