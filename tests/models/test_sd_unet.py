@@ -67,6 +67,17 @@ def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
         assert (std - 1).abs().max() < 1e-2
 
 
+def test_ablation_without_weight_standardization(model: nn.Module) -> None:
+    plain = unetzoo.create_model("sd_unet", weight_standardization=False)
+    assert not any(isinstance(m, WSConv2d) for m in plain.modules())
+    assert [p.shape for p in plain.parameters()] == [p.shape for p in model.parameters()]
+    # With WS every depthwise kernel is zero-mean (a high-pass filter): a constant input gives 0 away from
+    # the zero-padded borders, so no depthwise layer passes a region's mean intensity.
+    depthwise = next(m for m in model.modules() if isinstance(m, WSConv2d))
+    flat = torch.ones(1, depthwise.in_channels, 8, 8)
+    assert depthwise(flat)[..., 2:-2, 2:-2].abs().max() < 1e-4
+
+
 def test_ws_conv_uses_standardised_weight() -> None:
     torch.manual_seed(2)
     conv = WSConv2d(4, 4, 3, padding=1, groups=4, bias=False)

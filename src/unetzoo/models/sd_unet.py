@@ -31,20 +31,20 @@ DROPOUT = 0.5
 DROPOUT_LEVELS = 2  # encoder Block4 and the bottleneck (zhixuhao drop4, drop5)
 
 
-def ws_separable(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
-    """Depthwise-separable conv with weight-standardised depthwise kernel, then ReLU."""
+def ws_separable(in_channels: int, out_channels: int, kernel_size: int = 3, ws: bool = True) -> nn.Sequential:
+    """Depthwise-separable conv with weight-standardised depthwise kernel (unless ``ws=False``), then ReLU."""
     return nn.Sequential(
-        SeparableConv2d(in_channels, out_channels, kernel_size, weight_standardization=True), nn.ReLU(inplace=True)
+        SeparableConv2d(in_channels, out_channels, kernel_size, weight_standardization=ws), nn.ReLU(inplace=True)
     )
 
 
 class SDBlock(nn.Sequential):
     """The SD-UNet block: (WS-DSConv -> ReLU) x 2 -> GroupNorm, optionally followed by dropout."""
 
-    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0) -> None:
+    def __init__(self, in_channels: int, out_channels: int, dropout: float = 0.0, ws: bool = True) -> None:
         layers = [
-            ws_separable(in_channels, out_channels),
-            ws_separable(out_channels, out_channels),
+            ws_separable(in_channels, out_channels, ws=ws),
+            ws_separable(out_channels, out_channels, ws=ws),
             group_norm(GN_GROUPS)(out_channels),
         ]
         if dropout:
@@ -55,8 +55,9 @@ class SDBlock(nn.Sequential):
 class UpConv(nn.Sequential):
     """Decoder up step: nearest upsampling x2 -> WS-DSConv 2x2 halving the channels -> ReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2.0, mode="nearest"), *ws_separable(in_channels, out_channels, 2))
+    def __init__(self, in_channels: int, out_channels: int, ws: bool = True) -> None:
+        up = nn.Upsample(scale_factor=2.0, mode="nearest")
+        super().__init__(up, *ws_separable(in_channels, out_channels, 2, ws=ws))
 
 
 @register_model(
@@ -66,23 +67,30 @@ class UpConv(nn.Sequential):
     default_preset="paper",
 )
 class SDUNet(SegmentationModel):
-    """SD-UNet. ``forward`` accepts any H, W >= 16 (mirror padding to a multiple of 16); returns logits."""
+    """SD-UNet. ``forward`` accepts any H, W >= 16 (mirror padding to a multiple of 16); returns logits.
 
-    def __init__(self, in_channels: int = 1, classes: int = 1) -> None:
+    Args:
+        weight_standardization: the paper's WS of the depthwise kernels (default). ``False`` is an ablation,
+            same parameters: WS over a depthwise kernel's 9 (or, in the up-convs, 4) taps makes every
+            kernel zero-mean, a pure high-pass filter, so after the stem no layer passes a region's mean
+            intensity; measured here, that slows early training several-fold (docs/benchmarks.md).
+    """
+
+    def __init__(self, in_channels: int = 1, classes: int = 1, weight_standardization: bool = True) -> None:
         super().__init__(in_channels, classes, input_multiple=2 ** (len(WIDTHS) - 1))
-        first = WIDTHS[0]
+        first, ws = WIDTHS[0], weight_standardization
         # Encoder Block1: the only standard convolution of the network.
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, first, 3, padding=1), nn.ReLU(inplace=True), group_norm(GN_GROUPS)(first)
         )
         pairs = list(pairwise(WIDTHS))
         self.encoder = nn.ModuleList(
-            SDBlock(a, b, DROPOUT if i >= len(pairs) - DROPOUT_LEVELS else 0.0) for i, (a, b) in enumerate(pairs)
+            SDBlock(a, b, DROPOUT if i >= len(pairs) - DROPOUT_LEVELS else 0.0, ws) for i, (a, b) in enumerate(pairs)
         )
         self.pool = nn.MaxPool2d(2)
-        self.ups = nn.ModuleList(UpConv(b, a) for a, b in reversed(pairs))
-        self.decoder = nn.ModuleList(SDBlock(2 * a, a) for a, _ in reversed(pairs))
-        self.head = nn.Sequential(ws_separable(first, 2), nn.Conv2d(2, classes, 1))
+        self.ups = nn.ModuleList(UpConv(b, a, ws) for a, b in reversed(pairs))
+        self.decoder = nn.ModuleList(SDBlock(2 * a, a, ws=ws) for a, _ in reversed(pairs))
+        self.head = nn.Sequential(ws_separable(first, 2, ws=ws), nn.Conv2d(2, classes, 1))
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
