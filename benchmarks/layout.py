@@ -1,10 +1,10 @@
-"""Which models infer faster in ``channels_last`` on this CPU: the evidence behind ``inference_channels_last``.
+"""Which models infer faster in ``channels_last`` on this CPU: the evidence behind ``channels_last``.
 
     .venv/bin/python benchmarks/layout.py [--models ulite,sd_unet,...] [--threads 2] [--size 256 256]
                                           [--runs 10] [--json out.json]
 
 For every model (default: every registered model and the MONAI peers), eval mode, batch 1, the same
-weights and input: the model's forward with ``inference_channels_last`` off (NCHW, PyTorch's default) and
+weights and input: the model's forward with ``channels_last`` off (NCHW, PyTorch's default) and
 on, timed in interleaved rounds. Prints the median latency of each, the median per-round ratio
 channels_last / NCHW, and the model's current setting. Outputs are checked equal (max abs diff) first.
 A model should opt in where the ratio is clearly below 1 on a quiet machine.
@@ -25,11 +25,11 @@ from unetzoo.models.peers import build_model, list_peers
 
 def measure(name: str, size: tuple[int, int], runs: int) -> dict[str, object]:
     model = build_model(name, in_channels=3, classes=1).eval()
-    default = type(model).inference_channels_last
+    default = type(model).channels_last
     x = torch.randn(1, 3, *size)
 
     def forward(channels_last: bool) -> torch.Tensor:
-        model.inference_channels_last = channels_last
+        model.channels_last = channels_last
         with torch.inference_mode():
             return model(x)
 

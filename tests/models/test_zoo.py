@@ -47,18 +47,16 @@ def test_presets_build_and_run(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_channels_last_inference_is_the_same_function(name: str) -> None:
+def test_channels_last_is_the_same_function(name: str) -> None:
     torch.manual_seed(0)
     model = unetzoo.create_model(name, in_channels=3, classes=2).eval()
     x = torch.randn(1, 3, 40, 56)
     outputs = {}
     for layout in (False, True):
-        model.inference_channels_last = layout
+        model.channels_last = layout
+        assert model.runs_channels_last(x) is layout
         with torch.inference_mode():
-            assert model.runs_channels_last(x) is layout
             outputs[layout] = model(x)
-        with torch.enable_grad():
-            assert not model.runs_channels_last(x)  # autograd (and training) keep the caller's layout
     torch.testing.assert_close(outputs[True], outputs[False], rtol=1e-4, atol=1e-5)
     assert outputs[True].is_contiguous()  # the caller gets an ordinary NCHW tensor back
 

@@ -53,6 +53,7 @@ class PeerModel(SegmentationModel):
     """
 
     supports = Supports(traceable=False, onnx=False)  # not verified for foreign code
+    channels_last = False  # run as MONAI's users run them; benchmarks/layout.py: no faster in channels_last
 
     def __init__(self, net: nn.Module, in_channels: int, classes: int, input_multiple: int) -> None:
         super().__init__(in_channels, classes, input_multiple=input_multiple)
