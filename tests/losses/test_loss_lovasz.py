@@ -40,25 +40,26 @@ def test_hinge_at_hard_predictions_is_twice_the_jaccard_loss() -> None:
     assert LovaszHingeLoss()(logits, target).item() == pytest.approx(2 * 2 / 3)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_hinge_matches_brute_force(seed: int) -> None:
+def random_hinge_case(seed: int) -> tuple[torch.Tensor, torch.Tensor, list[float], list[int]]:
+    """Logits (1, 1, 3, 4), a random binary target, the hinge errors and the flat target of one image."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(1, 1, 3, 4, generator=g, dtype=torch.float64)
     target = (torch.rand(1, 3, 4, generator=g) > 0.5).long()
     errors = (1 - logits.flatten() * (2 * target.flatten() - 1)).clamp_min(0).tolist()
-    positives = set(torch.nonzero(target.flatten()).flatten().tolist())
-    expected = brute_lovasz_extension(errors, positives)
+    return logits, target, errors, target.flatten().tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hinge_matches_brute_force(seed: int) -> None:
+    logits, target, errors, flat = random_hinge_case(seed)
+    expected = brute_lovasz_extension(errors, {i for i, t in enumerate(flat) if t == 1})
     assert LovaszHingeLoss()(logits, target).item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_symmetric_hinge_averages_the_jaccard_of_both_classes(seed: int) -> None:
     # Negating the logits and flipping the target keeps every hinge error and swaps the positive set.
-    g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(1, 1, 3, 4, generator=g, dtype=torch.float64)
-    target = (torch.rand(1, 3, 4, generator=g) > 0.5).long()
-    errors = (1 - logits.flatten() * (2 * target.flatten() - 1)).clamp_min(0).tolist()
-    flat = target.flatten().tolist()
+    logits, target, errors, flat = random_hinge_case(seed)
     fg = {i for i, t in enumerate(flat) if t == 1}
     bg = {i for i, t in enumerate(flat) if t == 0}
     expected = (brute_lovasz_extension(errors, fg) + brute_lovasz_extension(errors, bg)) / 2
