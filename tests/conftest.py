@@ -19,6 +19,12 @@ def _shared_data() -> Path | None:
     return guess if guess.is_dir() else None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fingerprints and cost calibrations go to a fresh folder per test session, never the user's cache."""
+    os.environ["UNETZOO_CACHE_DIR"] = str(tmp_path_factory.mktemp("unetzoo-cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data; in CI (CI=true) its absence is a failure, not a skip."""

@@ -27,22 +27,28 @@ _LAZY = {
     "list_models": "unetzoo.models",
     "list_presets": "unetzoo.models",
     "register_model": "unetzoo.models",
+    "Plan": "unetzoo.planning",
+    "plan": "unetzoo.planning:make_plan",  # unetzoo.plan(data, model=..., budget=...) -> Plan
 }
 
 if TYPE_CHECKING:
     from unetzoo.bench.profile import Profile, count_params, profile
     from unetzoo.models import SegmentationModel, create_model, list_models, list_presets, register_model
+    from unetzoo.planning import Plan
+    from unetzoo.planning import make_plan as plan
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module, _, attr = _LAZY[name].partition(":")
+        value = getattr(importlib.import_module(module), attr or name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'unetzoo' has no attribute {name!r}")
 
 
 __all__ = [
+    "Plan",
     "Profile",
     "SegmentationModel",
     "UnetzooError",
@@ -51,6 +57,7 @@ __all__ = [
     "create_model",
     "list_models",
     "list_presets",
+    "plan",
     "profile",
     "register_model",
 ]

@@ -16,7 +16,7 @@ TINY = "synthetic:membranes?n=10&size=48"
 
 
 def _config(out: Path, models: list[str], **kw: object) -> CompareConfig:
-    base = {"budget": "3s", "patch_size": (48, 48), "batch_size": 2, "latency_runs": 3}
+    base = {"budget": "3s", "patch_size": (48, 48), "size": (48, 48), "batch_size": 2, "latency_runs": 3}
     return CompareConfig(models=models, data=TINY, out=str(out), **{**base, **kw})  # type: ignore[arg-type]
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from unetzoo.data import Preprocess, open_source, resize_image, resize_mask
+from unetzoo.data import Preprocess, open_source
 from unetzoo.errors import UnetzooError
 
 RNG = np.random.default_rng(0)
@@ -49,12 +49,3 @@ def test_dataset_statistics_fit_and_round_trip() -> None:
         Preprocess("l2")
     with pytest.raises(UnetzooError, match="unknown keys"):
         Preprocess.from_dict({"normalize": "none", "gamma": 2})
-
-
-def test_resize_image_and_mask() -> None:
-    mask = np.zeros((20, 30), np.int64)
-    mask[5:15, 10:20] = 2
-    small = resize_mask(mask, (10, 15))
-    assert small.dtype == np.int64 and set(np.unique(small)) == {0, 2} and small[5, 7] == 2
-    assert resize_image(IMAGE, (10, 15)).shape == (10, 15, 3)
-    assert resize_image(IMAGE, (20, 30)) is IMAGE

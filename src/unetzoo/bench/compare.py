@@ -43,17 +43,17 @@ class CompareConfig:
     budget: str = "5m"
     folds: int | None = None
     seed: int = 0
-    batch_size: int = 8
-    lr: float = 2e-3
-    loss: str = "bce+dice"
-    augment: str = "default"
-    patch_size: tuple[int, int] = (256, 256)
+    batch_size: int | None = None  # None: each model's training plan (unetzoo.plan) chooses
+    lr: float | None = None
+    loss: str | None = None
+    augment: str | None = None
+    patch_size: tuple[int, int] | None = None
     val_fraction: float = 0.2
     em: bool = False
-    steps_per_epoch: int | None = 25
-    """Training steps between validations (``None``: one pass over the training split). A fixed cadence
-    in steps keeps validation from eating the budget on small datasets (ISBI: 3 steps per pass at batch 8)
-    and from never happening on large ones; a run cut by the budget validates where it stopped."""
+    steps_per_epoch: int | None = None
+    """Training steps between validations (``None``: the plan's cadence, which keeps validation within a
+    tenth of the budget on small and large datasets alike); a run cut by the budget validates where it stopped."""
+    size: tuple[int, int] = (256, 256)  # the input size of the parameter/GMACs/latency columns
     threads: int | None = None
     latency_runs: int = 20
     prune_levels: list[int] = field(default_factory=list)
@@ -77,7 +77,7 @@ def train_one(config: CompareConfig, spec: str, fold: int) -> Path:
     if (out / "summary.json").exists():
         return out
     name, preset = parse_model(spec)
-    common = {"out": str(out), "progress": False, "budget": config.budget, "epochs": 1_000_000}
+    common = {"out": str(out), "progress": False, "budget": config.budget}
     if (out / "last.pt").exists():
         train(resume=True, **common)
         return out
@@ -146,12 +146,12 @@ def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None
         val = [index[s] for s in payload["split"]["val"]]
         scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
     net = segmenter.model
-    prof = profile(net, (1, net.in_channels, *config.patch_size), memory=False)
+    prof = profile(net, (1, net.in_channels, *config.size), memory=False)
     return {
         **{k: scores.get(k) for k in METRICS},
         "params": prof.params,
         "gmacs": prof.gmacs,
-        "latency_ms": latency_ms(net, net.in_channels, config.patch_size, config.latency_runs),
+        "latency_ms": latency_ms(net, net.in_channels, config.size, config.latency_runs),
     }
 
 
@@ -178,7 +178,7 @@ def evaluated(config: CompareConfig, run: Path) -> dict[str, Any]:
     key = {
         "best": digest.read_text().strip() if digest.exists() else None,
         "data": config.data,
-        "patch_size": list(config.patch_size),
+        "size": list(config.size),
         "em": config.em,
         "latency_runs": config.latency_runs,
     }

@@ -14,17 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--peers", choices=("monai",), help="add MONAI's UNet, BasicUNet, AttentionUnet, BasicUNet++")
     p.add_argument("--prune-levels", help="with --models unet_sharp: train once with DS, evaluate levels, e.g. 1,2,3,4")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--loss", default="bce+dice")
-    p.add_argument("--augment", default="default")
-    p.add_argument("--patch-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
-    p.add_argument(
-        "--steps-per-epoch",
-        type=int,
-        default=25,
-        help="training steps between validations (default 25; 0: one pass over the training split)",
-    )
+    planned = " (default: each model's training plan)"
+    p.add_argument("--batch-size", type=int, help="batch size" + planned)
+    p.add_argument("--lr", type=float, help="learning rate" + planned)
+    p.add_argument("--loss", help="loss spec" + planned)
+    p.add_argument("--augment", help="augmentation preset" + planned)
+    p.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"), help="training patch" + planned)
+    p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
+                   help="input size of the params/GMACs/latency columns (default 256 256)")  # fmt: skip
+    p.add_argument("--steps-per-epoch", type=int, help="training steps between validations" + planned)
     p.add_argument("--em", action="store_true", help="also EM scores (V_rand, V_info)")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
@@ -51,9 +49,10 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         loss=args.loss,
         augment=args.augment,
-        patch_size=tuple(args.patch_size),
+        patch_size=tuple(args.patch_size) if args.patch_size else None,
+        size=tuple(args.size),
         em=args.em,
-        steps_per_epoch=args.steps_per_epoch or None,
+        steps_per_epoch=args.steps_per_epoch,
         threads=args.threads,
         prune_levels=levels,
     )

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("torch", "onnx"), default=None, help="default: from the file given")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
-    p.add_argument("--tile", type=int, default=512, help="sliding-window tile size (pixels)")
+    p.add_argument("--tile", type=int, help="sliding-window tile size in pixels (default: the run's plan, else 512)")
     p.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
     p.add_argument("--threshold", type=float, help="foreground threshold (default: the model's)")
     p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif")
@@ -29,7 +29,8 @@ def _segmenter(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from unetzoo.errors import UnetzooError
 
     engine = args.engine or ("onnx" if args.model_file else "torch")
-    options = {"threshold": args.threshold, "tta": args.tta, "tile": (args.tile, args.tile), "overlap": args.overlap}
+    tile = (args.tile, args.tile) if args.tile else None
+    options = {"threshold": args.threshold, "tta": args.tta, "tile": tile, "overlap": args.overlap}
     if engine == "onnx":
         if not args.model_file:
             raise UnetzooError("--engine onnx needs --model FILE.onnx (made by `unetzoo export`)", exit_code=2)

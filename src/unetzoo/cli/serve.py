@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=defaults.workers, help="model runs in parallel")
     p.add_argument("--threshold", type=float, help="foreground threshold (default: the model's)")
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
-    p.add_argument("--tile", type=int, default=512, help="sliding-window tile size (pixels)")
+    p.add_argument("--tile", type=int, help="sliding-window tile size in pixels (default: the run's plan, else 512)")
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(func=run)
 

@@ -1,4 +1,5 @@
-"""``unetzoo train``: train a model; flags override ``--config run.yaml``, which overrides defaults."""
+"""``unetzoo train``: train a model; flags override ``--config run.yaml``, which overrides the training plan
+(``unetzoo plan``: scale, patch, batch and recipe chosen from the data, the network and the budget)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--format", dest="data_format", help="force the data format instead of detecting it")
     a("--positive", type=int, help="mask value that is foreground (binary masks)")
     a("--invert-mask", action="store_true", default=None, help="swap foreground and background")
-    a("--epochs", type=int)
-    a("--budget", help="wall-clock limit, e.g. 90s, 10m, 1h (stops at whichever of epochs/budget comes first)")
-    a("--iters-per-epoch", type=int, help="optimizer steps per epoch (default: one pass over the train split)")
+    a("--epochs", type=int, help="passes over the training split (default: the budget alone stops training)")
+    a("--budget", help="wall-clock limit, e.g. 90s, 10m, 1h (default 10m; with --epochs, whichever comes first)")
+    a("--iters-per-epoch", type=int, help="optimizer steps between validations (default: planned)")
+    a("--plan", help="use this plan (`unetzoo plan --json > FILE`) instead of planning")
+    a("--resize", type=int, nargs=2, metavar=("H", "W"), help="train and predict with every image resized to HxW")
+    a("--scale", type=float, help="train and predict with every image side times F (1: native resolution)")
     a("--batch-size", type=int)
     a("--lr", type=float)
     a("--weight-decay", type=float)

@@ -16,7 +16,7 @@ from unetzoo.data.augment import AUGMENT_PRESETS, build_augment
 from unetzoo.data.check import CheckReport, check_source
 from unetzoo.data.dataset import SegmentationDataset
 from unetzoo.data.formats import BUILTIN, FORMATS, detect_format, open_source
-from unetzoo.data.preprocess import NORMALIZATIONS, Preprocess, resize_image, resize_mask
+from unetzoo.data.preprocess import NORMALIZATIONS, Preprocess
 from unetzoo.data.source import Source
 from unetzoo.data.splits import kfold_splits, load_split, make_split, save_split
 
@@ -36,7 +36,5 @@ __all__ = [
     "load_split",
     "make_split",
     "open_source",
-    "resize_image",
-    "resize_mask",
     "save_split",
 ]

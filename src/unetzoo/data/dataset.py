@@ -1,4 +1,4 @@
-"""The torch ``Dataset``: load -> preprocess (whole image) -> resize -> random patch -> augment -> tensors.
+"""The torch ``Dataset``: load -> resample -> preprocess (whole image) -> random patch -> augment -> tensors.
 
 Randomness is reproducible with any number of DataLoader workers: sample ``i`` of epoch ``e`` draws everything
 (patch position, augmentation) from ``np.random.default_rng([seed, e, i])``. Call :meth:`set_epoch` before
@@ -14,9 +14,10 @@ import torch
 from torch.utils.data import Dataset
 
 from unetzoo.data.augment import Transform
-from unetzoo.data.preprocess import Preprocess, resize_image, resize_mask
+from unetzoo.data.preprocess import Preprocess
 from unetzoo.data.source import Source
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.resample import Resampling, apply_to_image, resize_labels
 
 
 def random_patch(
@@ -44,7 +45,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         preprocess: channel conversion + normalization (default: keep channels, per-image z-score).
         augment: a transform from :func:`unetzoo.data.build_augment`, or ``None``.
         patch_size: random ``(H, W)`` crop per sample (mirror-padded if the image is smaller); ``None``: whole image.
-        resize: resize every image (bilinear) and mask (nearest) to ``(H, W)`` before cropping.
+        resampling: the run's working scale (:class:`unetzoo.utils.resample.Resampling`): every image is resampled
+            (antialiased linear filter) and every mask (per-class area vote) before cropping, exactly as the
+            inference engines resample their inputs.
+        resize: shorthand for ``Resampling("resize", size=resize)``.
         seed: base seed of all sample randomness.
     """
 
@@ -55,6 +59,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         preprocess: Preprocess | None = None,
         augment: Transform | None = None,
         patch_size: tuple[int, int] | None = None,
+        resampling: Resampling | None = None,
         resize: tuple[int, int] | None = None,
         seed: int = 0,
     ) -> None:
@@ -71,7 +76,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.preprocess = preprocess or Preprocess(normalize="zscore")
         self.augment = augment
         self.patch_size = tuple(patch_size) if patch_size else None
-        self.resize = tuple(resize) if resize else None
+        self.resampling = Resampling("resize", size=resize) if resize else (resampling or Resampling())
         self.seed = seed
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
@@ -92,9 +97,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.src.load(self.indices[i])
+        if not self.resampling.is_native:
+            image = apply_to_image(image, self.resampling)
+            mask = resize_labels(mask, image.shape[:2], self.src.classes)
         image = self.preprocess.transform(image)
-        if self.resize:
-            image, mask = resize_image(image, self.resize), resize_mask(mask, self.resize)
         rng = self.rng(i)
         if self.patch_size:
             image, mask = random_patch(image, mask, self.patch_size, rng)

@@ -2,7 +2,7 @@
 
 :class:`Preprocess` converts channels (gray <-> RGB) and normalizes intensities of a whole image, before any crop
 or augmentation, as nnU-Net does; prediction applies the same object (``Preprocess.from_dict`` of what the run
-saved) to the full input image. :func:`resize_image` / :func:`resize_mask` resize for a fixed input size.
+saved) to the full input image (resampled first when the run has a working scale: :mod:`unetzoo.utils.resample`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from unetzoo.errors import UnetzooError
 
@@ -117,20 +115,3 @@ class Preprocess:
         if unknown:
             raise UnetzooError(f"preprocessing record has unknown keys {sorted(unknown)}; was it saved by unetzoo?")
         return cls(**data)
-
-
-def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``HxWxC`` float32 -> ``size`` (H, W), bilinear with antialiasing when shrinking."""
-    if image.shape[:2] == tuple(size):
-        return image
-    tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    out = F.interpolate(tensor, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
-    return out[0].numpy().transpose(1, 2, 0)
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``HxW`` class ids -> ``size`` (H, W), nearest neighbour."""
-    if mask.shape == tuple(size):
-        return mask
-    tensor = torch.from_numpy(mask.astype(np.float32))[None, None]
-    return F.interpolate(tensor, size=tuple(size), mode="nearest-exact")[0, 0].numpy().astype(mask.dtype)

@@ -44,6 +44,7 @@ from unetzoo.layers.reparam import as_defined
 from unetzoo.layers.separable import WSConv2d, fold_weight_standardization
 from unetzoo.models import SegmentationModel
 from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
+from unetzoo.utils.resample import Resampling
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME, OUTPUT_NAME = "input", "logits"
@@ -281,6 +282,8 @@ def _card(
         "class_names": list(payload.get("class_names") or ("background", "foreground")),
         "in_channels": model.in_channels,
         "preprocess": dict(payload["preprocess"]),
+        "resampling": Resampling.from_dict(payload.get("resampling")).to_dict(),
+        "inference": _jsonable(payload.get("inference") or {}),
         "threshold": float(payload.get("threshold", 0.5)),
         "input_multiple": model.input_multiple,
         "padding": padding_rule(model),

@@ -5,7 +5,9 @@
 >>> mask = seg.predict(image)                    # image: HxW or HxWxC array -> HxW int64 labels
 
 The pipeline is the torch engine's (``unetzoo.engine.inference.Segmenter``), step for step: the card's
-preprocessing record, tiles of ``tile`` px blended with a Gaussian map, optional flip TTA, the network's
+working scale (``resampling``: the image is resampled before and the probabilities after the network, with the
+same NumPy filter, :mod:`unetzoo.utils.resample`), the card's preprocessing record, tiles of ``tile`` px
+blended with a Gaussian map, optional flip TTA, the network's
 mirror padding to a valid size and crop back, sigmoid (one class) or softmax, threshold or argmax.
 """
 
@@ -21,6 +23,7 @@ from unetzoo.deploy.card import read_card
 from unetzoo.deploy.preprocess import check_record, preprocess
 from unetzoo.deploy.tiling import padded_runner, probabilities, sliding_window, to_labels, with_flip_tta
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
 
 
 def open_session(model: Path | bytes, threads: int | None, name: str) -> Any:
@@ -51,7 +54,8 @@ class OnnxSegmenter:
 
     Args:
         path: the ``.onnx`` file; its card ``<path>.json`` must sit beside it.
-        tile: sliding-window tile (H, W); images up to this size run in one pass.
+        tile: sliding-window tile (H, W); images up to this size run in one pass (default: the card's planned
+            inference tile, else 512 x 512).
         overlap: fractional tile overlap.
         tta: average over flips (identity, horizontal, vertical, both).
         threshold: foreground probability threshold for binary models (default: the card's).
@@ -67,7 +71,7 @@ class OnnxSegmenter:
         self,
         path: str | os.PathLike[str],
         *,
-        tile: tuple[int, int] = (512, 512),
+        tile: tuple[int, int] | None = None,
         overlap: float = 0.25,
         tta: bool = False,
         threshold: float | None = None,
@@ -81,7 +85,9 @@ class OnnxSegmenter:
         check_record(self.card["preprocess"], str(self.path))
         self.session = open_session(self.path, threads, str(self.path))
         self._check_signature()
-        self.tile = tile
+        planned = (self.card.get("inference") or {}).get("tile") or (512, 512)
+        self.tile = tuple(tile or planned)
+        self.resampling = Resampling.from_dict(self.card.get("resampling"))
         self.overlap = overlap
         self.tta = tta
         self.batch_size = batch_size
@@ -128,7 +134,7 @@ class OnnxSegmenter:
         return probabilities(self._forward(batch))
 
     def preprocess(self, image: np.ndarray, source: str = "image") -> np.ndarray:
-        """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 network input (the card's preprocessing).
+        """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 network input (the card's working scale and preprocessing).
 
         As the torch ``Segmenter``, an image whose channel count differs from the model's is refused.
         """
@@ -139,13 +145,15 @@ class OnnxSegmenter:
                 f"{source}: has {channels} channel(s) but the model expects {self.in_channels}; "
                 f"convert the image to {'grayscale' if self.in_channels == 1 else f'{self.in_channels} channels'}"
             )
-        return preprocess(image, self.card["preprocess"], source)
+        return preprocess(apply_to_image(image, self.resampling), self.card["preprocess"], source)
 
     def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
-        """Probabilities (K, H, W) float32 for a raw image (H, W[, C])."""
+        """Probabilities (K, H, W) float32 at the original size for a raw image (H, W[, C])."""
+        image = np.asarray(image)
         x = self.preprocess(image, source)
         predictor = with_flip_tta(self._probs) if self.tta else self._probs
-        return sliding_window(predictor, x, tile=self.tile, overlap=self.overlap, batch_size=self.batch_size)
+        probs = sliding_window(predictor, x, tile=self.tile, overlap=self.overlap, batch_size=self.batch_size)
+        return probabilities_back(probs, image.shape[:2])
 
     def labels(self, probs: np.ndarray) -> np.ndarray:
         """Hard labels (H, W) int64 from :meth:`probabilities`."""

@@ -1,6 +1,8 @@
 """Training configuration: one dataclass, loadable from YAML, overridable from the CLI, saved resolved.
 
-Precedence: dataclass defaults < ``--config run.yaml`` < explicit CLI flags / Python keywords.
+Precedence: dataclass defaults < the training plan < ``--config run.yaml`` < explicit CLI flags / Python keywords.
+Fields whose default is ``None`` and that :data:`PLANNED` lists are chosen by the planner
+(:func:`unetzoo.planning.make_plan`) from the data, the network and the budget unless set.
 """
 
 from __future__ import annotations
@@ -14,6 +16,21 @@ from typing import Any
 import yaml
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.resample import Resampling
+
+PLANNED = (
+    "resampling",
+    "patch_size",
+    "batch_size",
+    "normalize",
+    "augment",
+    "loss",
+    "lr",
+    "scheduler",
+    "iters_per_epoch",
+    "inference",
+)
+"""Fields the planner fills when left unset."""
 
 
 @dataclass
@@ -27,20 +44,25 @@ class TrainConfig:
     data_format: str | None = None
     positive: int | None = None
     invert_mask: bool = False
-    epochs: int = 50
-    budget: str | None = None  # wall-clock limit, e.g. "10m"; when set, training stops at whichever comes first
-    iters_per_epoch: int | None = None  # default: one pass over the training split
-    batch_size: int = 8
-    lr: float = 2e-3
+    epochs: int | None = None  # None: the budget alone stops training (the plan's default budget if none given)
+    budget: str | None = None  # wall-clock limit, e.g. "10m"; with --epochs too, whichever comes first
+    iters_per_epoch: int | None = None  # planned: steps between validations
+    batch_size: int | None = None  # planned
+    lr: float | None = None  # planned
     weight_decay: float = 0.0
     optimizer: str = "adam"  # adam | adamw | sgd
     momentum: float = 0.9
-    scheduler: str = "cosine"  # cosine | plateau | step | none
-    loss: str = "bce+dice"
-    augment: str = "default"
+    scheduler: str | None = None  # planned: cosine | plateau | step | none
+    loss: str | None = None  # planned
+    augment: str | None = None  # planned
     deep_supervision: bool = False
-    patch_size: tuple[int, int] | None = (256, 256)
-    normalize: str = "zscore"
+    patch_size: tuple[int, int] | None = None  # planned
+    normalize: str | None = None  # planned
+    resampling: dict[str, Any] | None = None  # planned: {"mode": native|resize|scale, "size", "scale"}
+    resize: tuple[int, int] | None = None  # shorthand for resampling mode "resize"
+    scale: float | None = None  # shorthand for resampling mode "scale"
+    inference: dict[str, Any] | None = None  # planned: {"mode", "tile", "overlap", "tta"}
+    plan: str | None = None  # a plan file (`unetzoo plan --json > FILE`) to use instead of planning
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     split_file: str | None = None
@@ -73,18 +95,34 @@ class TrainConfig:
             "device": ("auto", "cpu", "cuda"),
         }
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+            if getattr(self, name) is not None and getattr(self, name) not in allowed:
                 raise UnetzooError(
                     f"--{name.replace('_', '-')} {getattr(self, name)!r}: choose one of {allowed}", exit_code=2
                 )
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for name, value in positive.items():
-            if value <= 0:
+            if value is not None and value <= 0:
                 raise UnetzooError(f"--{name.replace('_', '-')} must be positive, got {value}", exit_code=2)
         if not 0.0 <= self.val_fraction < 1.0 or not 0.0 <= self.test_fraction < 1.0:
             raise UnetzooError("--val-fraction and --test-fraction must be in [0, 1)", exit_code=2)
         if self.patch_size is not None:
             self.patch_size = (int(self.patch_size[0]), int(self.patch_size[1]))
+        if self.resize is not None:
+            self.resize = (int(self.resize[0]), int(self.resize[1]))
+        if sum(x is not None for x in (self.resize, self.scale, self.resampling)) > 1:
+            raise UnetzooError("give one of --resize and --scale (or a resampling record), not several", exit_code=2)
+
+    def fixed_resampling(self) -> Resampling | None:
+        """The resampling the user fixed (``resize``/``scale``/``resampling``), or None to plan it."""
+        if self.resize is not None:
+            return Resampling("resize", size=self.resize)
+        if self.scale is not None:
+            return Resampling("scale", scale=self.scale) if self.scale != 1.0 else Resampling()
+        return Resampling.from_dict(self.resampling) if self.resampling else None
+
+    def unplanned(self) -> list[str]:
+        """The planned fields still unset."""
+        return [name for name in PLANNED if getattr(self, name) is None]
 
     @classmethod
     def fields(cls) -> list[str]:
@@ -104,8 +142,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if d["patch_size"] is not None:
-            d["patch_size"] = list(d["patch_size"])
+        for key in ("patch_size", "resize"):
+            if d[key] is not None:
+                d[key] = list(d[key])
         return d
 
     def to_yaml(self) -> str:

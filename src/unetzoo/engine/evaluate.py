@@ -20,6 +20,7 @@ from unetzoo.engine.sliding_window import probabilities
 from unetzoo.errors import UnetzooError
 from unetzoo.metrics import compute_all
 from unetzoo.utils.atomic import atomic_write_text
+from unetzoo.utils.resample import resize_labels
 
 
 @dataclass
@@ -59,7 +60,8 @@ def evaluate_images(
     em: bool = False,
     loss_fn: torch.nn.Module | None = None,
 ) -> EvalResult:
-    """Metrics for ``source`` samples ``indices``; with ``loss_fn`` also the mean loss (whole-image pass)."""
+    """Metrics for ``source`` samples ``indices``, at the original image size; with ``loss_fn`` also the mean
+    loss of a whole-image pass at the working scale (against the mask resampled as training resamples it)."""
     num_classes = max(2, segmenter.model.classes)
     rows: list[dict[str, Any]] = []
     model = segmenter.model
@@ -67,11 +69,12 @@ def evaluate_images(
         image, mask = source.load(i)
         row: dict[str, Any] = {"id": source.ids[i]}
         if loss_fn is not None:
-            x = torch.from_numpy(np.ascontiguousarray(segmenter.preprocess(image)))[None]
+            x = segmenter.network_input(image, source.image_path(i) or source.ids[i])
+            target = resize_labels(mask, tuple(x.shape[1:]), num_classes)
             with torch.inference_mode():
-                logits = model(x)
-                row["loss"] = float(loss_fn(logits, torch.from_numpy(mask)[None]))
-                probs = probabilities(logits)[0]
+                logits = model(x[None])
+                row["loss"] = float(loss_fn(logits, torch.from_numpy(target)[None]))
+                probs = segmenter.to_original(probabilities(logits)[0], mask.shape)
         else:
             probs = segmenter.probabilities(image, source=source.image_path(i) or source.ids[i])
         pred = segmenter.labels(probs).numpy()
@@ -88,7 +91,7 @@ def evaluate(
     threshold: float | None = None,
     tta: bool = False,
     em: bool | None = None,
-    tile: tuple[int, int] = (512, 512),
+    tile: tuple[int, int] | None = None,
     **data_options: Any,
 ) -> EvalResult:
     """Evaluate a checkpoint on ``data`` (default: the data it was trained on) and one of its splits.

@@ -1,14 +1,15 @@
 """One inference path for validation, ``eval``, ``predict`` and ``serve``.
 
-A :class:`Segmenter` holds a model with the preprocessing it was trained with, so that a prediction sees
-exactly what training saw: raw image (H, W, C) -> preprocess -> (tiled, optionally flip-TTA) forward ->
-probabilities (K, H, W) -> labels (H, W).
+A :class:`Segmenter` holds a model with the preprocessing and working scale it was trained with, so that a
+prediction sees exactly what training saw: raw image (H, W, C) -> resample to the working scale ->
+preprocess -> (tiled, optionally flip-TTA) forward -> probabilities (K, h, w) -> resampled back to (K, H, W)
+-> labels (H, W). Scores are therefore always computed at the original size.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from unetzoo.engine.sliding_window import probabilities, sliding_window, to_labels, with_flip_tta
 from unetzoo.errors import UnetzooError
 from unetzoo.models import SegmentationModel
+from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Segmenter:
         tile: sliding-window tile (H, W); images up to this size run in one pass.
         overlap: fractional tile overlap.
         tta: average over flips.
+        resampling: the run's working scale (native by default).
     """
 
     model: SegmentationModel
@@ -41,6 +44,7 @@ class Segmenter:
     overlap: float = 0.25
     tta: bool = False
     class_names: tuple[str, ...] = ("background", "foreground")
+    resampling: Resampling = field(default_factory=Resampling)
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -51,8 +55,14 @@ class Segmenter:
         model = model_from_checkpoint(payload, path)
         options = {k: v for k, v in options.items() if v is not None}
         options.setdefault("threshold", payload.get("threshold", 0.5))
+        planned = payload.get("inference") or {}
+        if planned.get("tile"):
+            options.setdefault("tile", tuple(planned["tile"]))
         names = tuple(payload.get("class_names") or ("background", "foreground"))
-        return cls(model, Preprocess.from_dict(payload["preprocess"]), class_names=names, **options)
+        resampling = Resampling.from_dict(payload.get("resampling"))
+        return cls(
+            model, Preprocess.from_dict(payload["preprocess"]), class_names=names, resampling=resampling, **options
+        )
 
     @property
     def in_channels(self) -> int:
@@ -61,9 +71,8 @@ class Segmenter:
     def _forward_probs(self, x: torch.Tensor) -> torch.Tensor:
         return probabilities(self.model(x))
 
-    @torch.inference_mode()
-    def probabilities(self, image: np.ndarray, source: str = "image") -> torch.Tensor:
-        """Probabilities (K, H, W) for a raw image (H, W, C) as read by ``unetzoo.data``."""
+    def network_input(self, image: np.ndarray, source: str = "image") -> torch.Tensor:
+        """The network's input (C, h, w) for a raw image (H, W, C): resampled to the working scale, preprocessed."""
         if image.ndim == 2:
             image = image[:, :, None]
         if image.shape[2] != self.in_channels:
@@ -71,9 +80,20 @@ class Segmenter:
                 f"{source}: has {image.shape[2]} channel(s) but the model expects {self.in_channels}; "
                 f"convert the image to {'grayscale' if self.in_channels == 1 else f'{self.in_channels} channels'}"
             )
-        x = torch.from_numpy(np.ascontiguousarray(self.preprocess(image)))
+        return torch.from_numpy(np.ascontiguousarray(self.preprocess(apply_to_image(image, self.resampling))))
+
+    def to_original(self, probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Probabilities (K, h, w) at the working scale -> (K, H, W) at the original ``size``."""
+        if tuple(probs.shape[1:]) == tuple(size):
+            return probs
+        return torch.from_numpy(probabilities_back(probs.numpy(), size))
+
+    @torch.inference_mode()
+    def probabilities(self, image: np.ndarray, source: str = "image") -> torch.Tensor:
+        """Probabilities (K, H, W) at the original size for a raw image (H, W, C) as read by ``unetzoo.data``."""
+        x = self.network_input(image, source)
         predictor = with_flip_tta(self._forward_probs) if self.tta else self._forward_probs
-        return sliding_window(predictor, x, tile=self.tile, overlap=self.overlap)
+        return self.to_original(sliding_window(predictor, x, tile=self.tile, overlap=self.overlap), image.shape[:2])
 
     def labels(self, probs: torch.Tensor) -> torch.Tensor:
         """Hard labels (H, W) from :meth:`probabilities`."""

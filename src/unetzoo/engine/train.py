@@ -16,6 +16,7 @@ A non-finite loss or gradient stops the run (or skips the step: ``nan_policy="sk
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -41,7 +42,7 @@ from unetzoo.data import (
     open_source,
 )
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
-from unetzoo.engine.config import TrainConfig
+from unetzoo.engine.config import PLANNED, TrainConfig
 from unetzoo.engine.distributed import DistContext, OnDevice, autocast, data_parallel, grad_scaler, init_distributed
 from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
@@ -50,9 +51,11 @@ from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
 from unetzoo.losses import DeepSupervisionLoss, build_loss
 from unetzoo.models import create_model
+from unetzoo.planning import DEFAULT_BUDGET, Plan, load_plan, make_plan
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
 from unetzoo.utils.integrity import read_digests
+from unetzoo.utils.resample import Resampling
 
 RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every", "device")
 
@@ -132,16 +135,18 @@ class Trainer:
     def __init__(self, config: TrainConfig, ctx: DistContext | None = None) -> None:
         self.config = config
         self.ctx = ctx or DistContext()
-        if config.batch_size % self.ctx.world_size:
+        self.out = Path(config.out)
+        if config.batch_size is not None and config.batch_size % self.ctx.world_size:
             raise UnetzooError(
                 f"--batch-size {config.batch_size} is the global batch and must split evenly over the "
                 f"{self.ctx.world_size} processes; use a multiple of {self.ctx.world_size}",
                 exit_code=2,
             )
-        self.out = Path(config.out)
-        self.budget = parse_duration(config.budget) if config.budget else None
         seed_everything(config.seed, config.deterministic)
         self._setup_data()
+        self._setup_plan()
+        self.budget = parse_duration(self.config.budget) if self.config.budget else None
+        self._setup_preprocess()
         self._setup_model()
         self.history: list[dict[str, Any]] = []
         self.epoch = 0
@@ -173,10 +178,45 @@ class Trainer:
         self.val_idx = [index[s] for s in self.split["val"]]
         if not self.train_idx:
             raise UnetzooError(f"{c.data}: the split leaves no training images; lower --val-fraction")
-        self.preprocess = Preprocess(normalize=c.normalize, channels=self.source.in_channels)
+        self.binary = self.source.classes <= 2
+
+    def _setup_plan(self) -> None:
+        """Fill every planned option left unset from the plan (``--plan FILE``, or planned now on rank 0)."""
+        c = self.config
+        stored = self.out / "plan.json"
+        self.plan = load_plan(stored) if c.resume and stored.is_file() else None
+        budget = c.budget
+        if c.unplanned() and not c.resume:
+            if c.plan:
+                plan = load_plan(c.plan)
+            else:
+                made = None
+                if self.ctx.is_main:
+                    made = make_plan(
+                        self.source, c.model, budget=budget, preset=c.preset, model_kwargs=c.model_kwargs,
+                        val_fraction=c.val_fraction, resampling=c.fixed_resampling(), patch_size=c.patch_size,
+                        batch_size=c.batch_size, cadence=c.epochs is None,
+                    ).to_dict()  # fmt: skip
+                plan = Plan.from_dict(self.ctx.broadcast(made))
+            self.plan = plan
+            options = plan.train_options()
+            values = {name: options[name] if getattr(c, name) is None else getattr(c, name) for name in PLANNED}
+            world = self.ctx.world_size  # a planned global batch splits evenly over the ranks
+            values["batch_size"] = -(-int(values["batch_size"]) // world) * world
+        else:
+            values = {}
+        if budget is None and c.epochs is None:  # a run needs a stopping rule: the plan's budget
+            budget = f"{self.plan.budget_seconds:g}s" if self.plan else DEFAULT_BUDGET
+        fixed = c.fixed_resampling()
+        values["resampling"] = (fixed or Resampling.from_dict(values.get("resampling"))).to_dict()
+        self.config = dataclasses.replace(c, **values, resize=None, scale=None, budget=budget)
+        self.resampling = Resampling.from_dict(self.config.resampling)
+
+    def _setup_preprocess(self) -> None:
+        c = self.config
+        self.preprocess = Preprocess(normalize=c.normalize, channels=self.source.in_channels)  # type: ignore[arg-type]
         if c.normalize == "dataset":
             self.preprocess.fit(self.source, self.split["train"])
-        self.binary = self.source.classes <= 2
 
     def _setup_model(self) -> None:
         c = self.config
@@ -216,8 +256,9 @@ class Trainer:
             self.source,
             self.split["train"],
             preprocess=self.preprocess,
-            augment=build_augment(c.augment),
+            augment=build_augment(c.augment),  # type: ignore[arg-type]
             patch_size=c.patch_size,
+            resampling=self.resampling,
             seed=c.seed,
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
@@ -248,6 +289,9 @@ class Trainer:
             "config": self.config.to_dict(),
             "class_names": list(self.source.class_names),
             "preprocess": self.preprocess.to_dict(),
+            "resampling": self.resampling.to_dict(),
+            "inference": self.config.inference,
+            "plan": self.plan.to_dict() if self.plan else None,
             "threshold": self.config.threshold,
             "data_fingerprint": self.source.fingerprint(),
             "split": self.split,
@@ -277,7 +321,8 @@ class Trainer:
         return self.elapsed_before + time.monotonic() - self.start
 
     def _progress(self, steps_per_epoch: int) -> float:
-        by_steps = self.global_step / max(1, steps_per_epoch * self.config.epochs)
+        epochs = self.config.epochs
+        by_steps = self.global_step / max(1, steps_per_epoch * epochs) if epochs else 0.0
         by_time = self.clock / self.budget if self.budget else 0.0
         return max(by_steps, by_time)
 
@@ -306,7 +351,8 @@ class Trainer:
         self.dataset.set_epoch(self.epoch)
         self.skipped_steps = 0
         losses: list[float] = []
-        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}/{c.epochs}", c.progress and self.ctx.is_main)
+        of = f"/{c.epochs}" if c.epochs else ""
+        bar = _progress_bar(len(loader), f"epoch {self.epoch + 1}{of}", c.progress and self.ctx.is_main)
         for images, masks in loader:
             images, masks = images.to(device, non_blocking=True), masks.to(device, non_blocking=True)
             images = images.contiguous(memory_format=self.memory_format)
@@ -345,7 +391,7 @@ class Trainer:
         if not self.val_idx:
             return {}
         model = self.model if self.ctx.device.type == "cpu" else OnDevice(self.model, self.ctx.device)
-        segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold)  # type: ignore[arg-type]
+        segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold, resampling=self.resampling)  # type: ignore[arg-type]
         part = evaluate_images(segmenter, self.source, self.ctx.shard(self.val_idx), loss_fn=self.val_loss_fn)
         rows = self.ctx.unshard(part.per_image)
         self.val_dice_per_image = {str(r["id"]): float(r["dice"]) for r in rows}
@@ -366,7 +412,10 @@ class Trainer:
         last, best = self.out / "last.pt", self.out / "best.pt"
         if self.ctx.is_main and self.epoch == 0 and not last.exists():
             save_checkpoint(last, self._payload({}))
-        while self.epoch < c.epochs and not self._out_of_time():
+        while c.epochs is None or self.epoch < c.epochs:
+            if self._out_of_time():  # spent by the previous epoch's validation and checkpoints
+                self.stop_reason = "budget"
+                break
             t0 = time.monotonic()
             self.val_dice_per_image = {}
             train_loss = self._train_epoch(loader)
@@ -508,8 +557,10 @@ def _train(config: TrainConfig, overrides: dict[str, Any], ctx: DistContext) -> 
     if payload is not None:
         trainer.restore(payload)
     if ctx.is_main:
-        atomic_write_text(trainer.out / "config.yaml", config.to_yaml())
+        atomic_write_text(trainer.out / "config.yaml", trainer.config.to_yaml())
         atomic_write_text(trainer.out / "split.json", json.dumps(trainer.split, indent=1))
+        if trainer.plan is not None:
+            trainer.plan.save(trainer.out / "plan.json")
     try:
         result = trainer.run()
     except KeyboardInterrupt:

@@ -122,7 +122,7 @@ def load_model(
     *,
     threshold: float | None = None,
     tta: bool = False,
-    tile: int = 512,
+    tile: int | None = None,
     overlap: float = 0.25,
 ) -> ServedModel:
     """Load ``FILE.onnx`` (with its card) or a ``last.pt``/``best.pt`` checkpoint for serving.
@@ -131,5 +131,6 @@ def load_model(
         UnetzooError: missing, unreadable or foreign files (one line, from the engine that reads them).
     """
     path = Path(path)
-    options: dict[str, Any] = {"threshold": threshold, "tta": tta, "tile": (tile, tile), "overlap": overlap}
+    options: dict[str, Any] = {"threshold": threshold, "tta": tta, "tile": (tile, tile) if tile else None}
+    options["overlap"] = overlap
     return _onnx(path, options) if path.suffix.lower() == ".onnx" else _checkpoint(path, options)
