@@ -115,9 +115,9 @@ def test_imagej_float_and_negative_int_tiffs_are_accepted(tmp_path: Path) -> Non
 
 
 BAD = {
-    "float": (np.full((24, 24), 0.5, np.float32), "instance labels hold non-integer values (e.g. 0.5)"),
+    "float": (np.full((24, 24), 0.5, np.float32), "label image holds non-integer values (e.g. 0.5)"),
     "size": (np.ones((20, 24), np.uint16), "instance labels are 20x24 (HxW) but the image is 24x24"),
-    "rgb": (np.ones((24, 24, 3), np.uint8), "instance labels have 3 channels, not one"),
+    "rgb": (np.ones((24, 24, 3), np.uint8), "label image has 3 channels, not one"),
 }
 
 
@@ -144,9 +144,9 @@ def test_bad_instance_labels_name_the_file(
 
 
 def test_to_instances_refuses_nan_and_strings() -> None:
-    with pytest.raises(UnetzooError, match=r"x.tif: instance labels hold non-integer values \(e.g. nan\)"):
+    with pytest.raises(UnetzooError, match=r"x.tif: label image holds non-integer values \(e.g. nan\)"):
         to_instances(np.array([[np.nan, 1.0]]), "x.tif")
-    with pytest.raises(UnetzooError, match="instance labels of dtype <U1"):
+    with pytest.raises(UnetzooError, match="label image of dtype <U1"):
         to_instances(np.array([["a", "b"]]), "x.tif")
 
 

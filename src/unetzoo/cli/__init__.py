@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from unetzoo.errors import UnetzooError
 
-SUBCOMMANDS = ("models", "data", "train", "eval", "predict", "demo", "bench", "export", "serve", "compare")
+SUBCOMMANDS = ("models", "data", "train", "eval", "predict", "score", "demo", "bench", "export", "serve", "compare")
 MODULES = {"eval": "evaluate"}  # subcommand -> module when the name would shadow a builtin
 
 

@@ -27,7 +27,7 @@ from unetzoo.data.problems import fail
 _LUT_LIMIT = 1 << 24
 """Largest id relabelled through a lookup table (an array of this many int32 is 64 MiB)."""
 
-FIX_LABELS = "store instance labels as one integer id per pixel (uint16 PNG or integer TIFF), 0 = background"
+FIX_LABELS = "store one integer id per pixel (uint16 PNG or integer TIFF), 0 = background"
 
 
 def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -54,20 +54,26 @@ def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
     return lut[inverse].reshape(np.shape(labels)), int(lut.max(initial=0))
 
 
-def to_instances(raw: np.ndarray, where: str | os.PathLike[str]) -> np.ndarray:
-    """Validate a decoded label image and relabel it (see the module docstring); ``where`` names it in errors."""
+def integer_labels(raw: np.ndarray, where: str | os.PathLike[str]) -> np.ndarray:
+    """A decoded label image as integers: one channel, whole values (see the module docstring), else an error
+    naming ``where``. Integer and bool arrays are returned as they are, whole floats as int64."""
     if raw.ndim != 2:
-        raise fail(where, f"instance labels have {raw.shape[2]} channels, not one", FIX_LABELS)
+        raise fail(where, f"label image has {raw.shape[2]} channels, not one", FIX_LABELS)
     if raw.dtype.kind == "f":
         whole = np.isfinite(raw) & (raw == np.round(raw))
         if not whole.all():
             example = raw[~whole].flat[0]
-            what = f"instance labels hold non-integer values (e.g. {example:g}): probabilities, not ids?"
+            what = f"label image holds non-integer values (e.g. {example:g}): probabilities, not ids?"
             raise fail(where, what, FIX_LABELS)
-        raw = raw.astype(np.int64)
-    elif raw.dtype.kind not in "uib":
-        raise fail(where, f"instance labels of dtype {raw.dtype}", FIX_LABELS)
-    return relabel(raw)[0]
+        return raw.astype(np.int64)
+    if raw.dtype.kind not in "uib":
+        raise fail(where, f"label image of dtype {raw.dtype}", FIX_LABELS)
+    return raw
+
+
+def to_instances(raw: np.ndarray, where: str | os.PathLike[str]) -> np.ndarray:
+    """Validate a decoded label image and relabel it (see the module docstring); ``where`` names it in errors."""
+    return relabel(integer_labels(raw, where))[0]
 
 
 def read_instances(path: str | os.PathLike[str], shape: tuple[int, int] | None = None) -> np.ndarray:

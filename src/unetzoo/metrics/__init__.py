@@ -4,6 +4,7 @@
 * :func:`compute_all`: every metric of one image from two label maps.
 * Instances: :func:`instance_counts` (one image: TP per IoU threshold, AJI sums) and
   :func:`aggregate_instances` (``map``, ``ap50``, ``f1_50``, ``aji``, ``n_true``, ``n_pred``, ``n_images``).
+* Files from any tool: :func:`score_folders` (``unetzoo score``).
 * Building blocks: :func:`confusion_matrix`, :func:`class_scores`, :func:`hausdorff_distance`, and the EM
   scores :func:`em_scores` / :func:`foreground_restricted_scores`.
 """
@@ -18,12 +19,14 @@ from unetzoo.metrics.instances import (
     aggregate_instances,
     instance_counts,
 )
+from unetzoo.metrics.score import ScoreResult, score_folders
 from unetzoo.metrics.segmentation import SegmentationMetrics, compute_all
 
 __all__ = [
     "DSB_THRESHOLDS",
     "INSTANCE_KEYS",
     "InstanceCounts",
+    "ScoreResult",
     "SegmentationMetrics",
     "aggregate_instances",
     "class_scores",
@@ -35,4 +38,5 @@ __all__ = [
     "hausdorff_distance",
     "instance_counts",
     "pixel_accuracy",
+    "score_folders",
 ]
