@@ -24,32 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+OPTIONS = ("instances", "connected_components", "classes", "strict")
+"""The options passed on to :func:`unetzoo.metrics.score_folders` as they are."""
+
+
 def run(args: argparse.Namespace) -> int:
     from unetzoo.metrics.score import score_folders
 
-    result = score_folders(
-        args.pred,
-        args.gt,
-        instances=args.instances,
-        connected_components=args.connected_components,
-        classes=args.classes,
-        strict=args.strict,
-    )
-    for files, what in ((result.unpaired_gt, "ground-truth files have"), (result.unpaired_pred, "predictions have")):
-        if files:
-            print(
-                f"unetzoo: warning: {len(files)} {what} no partner and were not scored (first: {files[0]}); "
-                "pass --strict to refuse them",
-                file=sys.stderr,
-            )
-    for hint in result.hints:
-        print(f"unetzoo: hint: {hint}", file=sys.stderr)
+    result = score_folders(args.pred, args.gt, **{name: getattr(args, name) for name in OPTIONS})
+    for line in result.warnings():
+        print(f"unetzoo: {line}", file=sys.stderr)
     if args.csv:
         result.write_csv(args.csv)
-    if args.json:
-        print(result.to_json())
-        return 0
-    print(f"{len(result.per_image)} images scored")
-    for key, value in result.to_dict().items():
-        print(f"  {key:<24} {'n/a' if value is None else f'{value:.4f}' if isinstance(value, float) else value}")
+    print(result.to_json() if args.json else result.format_text())
     return 0

@@ -56,6 +56,24 @@ class ScoreResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
+    def format_text(self) -> str:
+        """``N images scored`` then one ``key value`` line per aggregate key."""
+        lines = [f"{len(self.per_image)} images scored"]
+        for key, value in self.to_dict().items():
+            shown = "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+            lines.append(f"  {key:<24} {shown}")
+        return "\n".join(lines)
+
+    def warnings(self) -> list[str]:
+        """Unpaired files (counted, first one named) and hints, one line each, for stderr."""
+        lines = [
+            f"warning: {len(files)} {what} no partner and were not scored (first: {files[0]}); "
+            "pass --strict to refuse them"
+            for files, what in ((self.unpaired_gt, "ground-truth files have"), (self.unpaired_pred, "predictions have"))
+            if files
+        ]
+        return lines + [f"hint: {hint}" for hint in self.hints]
+
     def write_csv(self, path: str | os.PathLike[str]) -> Path:
         """One row per scored pair, written atomically."""
         buffer = io.StringIO()
