@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 import tifffile
 from datagen import gray_image, save, snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from unetzoo.cli import main
 from unetzoo.data import check_source, open_source
@@ -148,6 +151,8 @@ def test_to_instances_refuses_nan_and_strings() -> None:
         to_instances(np.array([[np.nan, 1.0]]), "x.tif")
     with pytest.raises(UnetzooError, match="label image of dtype <U1"):
         to_instances(np.array([["a", "b"]]), "x.tif")
+    with pytest.raises(UnetzooError, match=r"label image holds float ids beyond 2\^53 \(e.g. 1e\+20\)"):
+        to_instances(np.array([[1e20, 1.0]]), "x.tif")
 
 
 @pytest.mark.parametrize("kind", ["nuclei", "membranes"])
@@ -168,3 +173,22 @@ def test_formats_without_instances_say_so(tmp_path: Path) -> None:
     src = open_source(root)
     assert not src.has_instances and src.read_instances(0) is None and src.instance_path(0) is None
     assert "instances" not in check_source(root).summary
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.uint64, np.float32, np.float64, np.bool_]),
+        st.tuples(st.integers(1, 6), st.integers(1, 6)) | st.tuples(st.integers(1, 4), st.integers(1, 4), st.just(3)),
+    )
+)
+def test_any_array_is_relabelled_or_refused_in_one_line(raw: np.ndarray) -> None:
+    try:
+        labels = to_instances(raw, "x.tif")
+    except UnetzooError as exc:
+        assert str(exc).startswith("x.tif: label image ") and "\n" not in str(exc)
+        assert raw.ndim == 3 or raw.dtype.kind == "f"
+        return
+    assert labels.dtype == np.int32 and labels.shape == raw.shape
+    np.testing.assert_array_equal(labels == 0, raw == 0)
+    assert set(np.unique(labels).tolist()) | {0} == set(range(int(labels.max()) + 1))

@@ -65,6 +65,8 @@ def integer_labels(raw: np.ndarray, where: str | os.PathLike[str]) -> np.ndarray
             example = raw[~whole].flat[0]
             what = f"label image holds non-integer values (e.g. {example:g}): probabilities, not ids?"
             raise fail(where, what, FIX_LABELS)
+        if raw.size and np.abs(raw).max() > 2**53:  # beyond it, floats skip integers: two ids could collide
+            raise fail(where, f"label image holds float ids beyond 2^53 (e.g. {np.abs(raw).max():g})", FIX_LABELS)
         return raw.astype(np.int64)
     if raw.dtype.kind not in "uib":
         raise fail(where, f"label image of dtype {raw.dtype}", FIX_LABELS)
