@@ -4,7 +4,8 @@ An instance label image (``instances/<stem>.png|tif`` beside ``images/``; the ou
 ``unetzoo predict --instances`` or a hand labelling tool) is read as follows:
 
 * it must be single-channel with integer values: any integer dtype, bool, or a float image whose values are all
-  whole numbers (ImageJ stores label images as 32-bit float); anything else is an error naming the file;
+  whole numbers up to 2^53 (ImageJ stores label images as 32-bit float); anything else is an error naming the
+  file;
 * 0 is background and every other value is one object, whatever the ids are (gaps, large or negative ids): ids
   are relabelled to ``1..N`` in increasing order of value, so an id can never be shared by two objects by
   construction (a label image holds one id per pixel);
