@@ -14,7 +14,20 @@ from collections.abc import Sequence
 
 from unetzoo.errors import UnetzooError
 
-SUBCOMMANDS = ("models", "data", "plan", "train", "eval", "predict", "demo", "bench", "export", "serve", "compare")
+SUBCOMMANDS = (
+    "models",
+    "data",
+    "plan",
+    "train",
+    "eval",
+    "predict",
+    "score",
+    "demo",
+    "bench",
+    "export",
+    "serve",
+    "compare",
+)
 MODULES = {"eval": "evaluate"}  # subcommand -> module when the name would shadow a builtin
 
 

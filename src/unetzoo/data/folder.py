@@ -1,5 +1,10 @@
 """Folder pairs: ``images/`` + ``masks/`` (or ``labels/``) with matching stems, or one flat folder.
 
+An ``instances/`` folder beside ``images/`` holds instance label images (one integer id per object, 0 =
+background; :mod:`unetzoo.data.instances`), matched to images like masks. Without ``masks/`` the binary mask is
+derived from them (1 where any object is). An image without instance labels in ``instances/`` is a warning (the
+dataset then has no instances for instance tasks), never an error for semantic training.
+
 A mask matches an image by stem, optionally with a suffix from :data:`MASK_SUFFIXES` (``cell7.png`` <->
 ``cell7_mask.png``); extensions may differ (``.jpg`` image, ``.png`` mask). Without ``images/``, one flat folder
 is read: files whose stem ends in a mask suffix are the masks. An optional ``labels.json`` beside the folders
@@ -16,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from unetzoo.data import io
+from unetzoo.data.instances import read_instances
 from unetzoo.data.labels import parse_declared
 from unetzoo.data.problems import DataError, Problem, fail
 from unetzoo.data.source import Declared, Source, effective_channels, natural_key, to_channels
 
 MASK_DIRS = ("masks", "labels")
+INSTANCES_DIR = "instances"
 MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels")
 _JUNK = {"thumbs.db", "desktop.ini"}
 
@@ -51,21 +58,30 @@ class FolderSource(Source):
         self.root_dir = root
         self._images: list[Path] = []
         self._masks: list[Path] = []
+        self._instances: list[Path | None] = []
+        self._derived = False  # masks derived from instances/ (no masks/ folder)
         self._channels: int | None = None
         self._declared = self._read_declared()
         images_dir = root / "images"
         if images_dir.is_dir():
             masks_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
-            if masks_dir is None:
-                self.findings.append(
-                    Problem("error", str(root), "has images/ but no masks/ folder", "put the masks in masks/")
-                )
+            instances_dir = root / INSTANCES_DIR
+            if masks_dir is None and not instances_dir.is_dir():
+                fix = "put the masks in masks/ (or instance labels in instances/)"
+                self.findings.append(Problem("error", str(root), "has images/ but no masks/ folder", fix))
                 return
-            self._pair(self._images_of(_listing(images_dir)), self._images_of(_listing(masks_dir)), masks_dir)
+            by_stem = self._unique_stems(self._images_of(_listing(images_dir)))
+            self._derived = masks_dir is None
+            mask_source = masks_dir or instances_dir
+            self._pair(by_stem, self._images_of(_listing(mask_source)), mask_source)
+            if self._derived:
+                self._instances = list(self._masks)
+            elif instances_dir.is_dir():
+                self._pair_instances(by_stem, instances_dir)
         else:
             files = self._images_of(_listing(root))
             masks = [p for p in files if p.stem.lower().endswith(MASK_SUFFIXES)]
-            self._pair([p for p in files if p not in masks], masks, root)
+            self._pair(self._unique_stems([p for p in files if p not in masks]), masks, root)
         if not self.ids and not any(p.severity == "error" for p in self.findings):
             self.findings.append(Problem("error", str(root), "holds no image/mask pairs", "see docs/data.md"))
 
@@ -101,16 +117,20 @@ class FolderSource(Source):
                 self.findings.append(Problem("error", str(p), what, "keep one file per stem"))
         return {p.stem: p for p in files if counts[p.stem] == 1}
 
-    def _pair(self, images: list[Path], masks: list[Path], masks_dir: Path) -> None:
-        by_stem = self._unique_stems(images)
+    def _match(self, by_stem: dict[str, Path], files: list[Path], kind: str) -> dict[str, list[Path]]:
+        """``files`` per image stem; a file belonging to no image is a warning (``kind`` names it)."""
         candidates: dict[str, list[Path]] = {}
-        for mask in masks:
-            base = next((b for b in _bases(mask.stem) if b in by_stem), None)
+        for f in files:
+            base = next((b for b in _bases(f.stem) if b in by_stem), None)
             if base is None:
-                what = "mask without an image"
-                self.findings.append(Problem("warning", str(mask), what, "add its image or remove the mask"))
+                what = f"{kind} without an image"
+                self.findings.append(Problem("warning", str(f), what, f"add its image or remove the {kind}"))
             else:
-                candidates.setdefault(base, []).append(mask)
+                candidates.setdefault(base, []).append(f)
+        return candidates
+
+    def _pair(self, by_stem: dict[str, Path], masks: list[Path], masks_dir: Path) -> None:
+        candidates = self._match(by_stem, masks, "mask")
         for stem, image in by_stem.items():
             found = candidates.get(stem, [])
             if len(found) == 1:
@@ -119,11 +139,25 @@ class FolderSource(Source):
                 self._masks.append(found[0])
             elif not found:
                 where = "" if masks_dir == image.parent else f" in {masks_dir.name}/"
-                what = f"no mask{where} (looked for {stem}.* and {stem}{{{','.join(MASK_SUFFIXES)}}}.*)"
+                what = f"no mask{where} {_looked_for(stem)}"
                 self.findings.append(Problem("error", str(image), what, "add the mask or move the image out"))
             else:
                 what = f"several masks match: {', '.join(p.name for p in found)}"
                 self.findings.append(Problem("error", str(image), what, "keep exactly one mask per image"))
+
+    def _pair_instances(self, by_stem: dict[str, Path], instances_dir: Path) -> None:
+        """The instance label image of every paired sample, or None (a warning) where there is none."""
+        candidates = self._match(by_stem, self._images_of(_listing(instances_dir)), "instance label image")
+        for stem, image in zip(self.ids, self._images, strict=True):
+            found = candidates.get(stem, [])
+            self._instances.append(found[0] if len(found) == 1 else None)
+            if not found:
+                what = f"no instance labels in {instances_dir.name}/ {_looked_for(stem)}"
+                fix = "add them for instance tasks; semantic training uses the mask"
+                self.findings.append(Problem("warning", str(image), what, fix))
+            elif len(found) > 1:
+                what = f"several instance label images match: {', '.join(p.name for p in found)}"
+                self.findings.append(Problem("error", str(image), what, "keep exactly one per image"))
 
     # --- Source ---------------------------------------------------------------------------------------------
     def declared_labels(self) -> Declared | None:
@@ -139,9 +173,18 @@ class FolderSource(Source):
     def mask_path(self, i: int) -> str:
         return str(self._masks[i])
 
+    def instance_path(self, i: int) -> str | None:
+        path = self._instances[i] if self._instances else None
+        return None if path is None else str(path)
+
+    @property
+    def has_instances(self) -> bool:
+        return bool(self._instances) and all(p is not None for p in self._instances)
+
     def files(self) -> list[Path]:
         labels = self.root_dir / "labels.json"
-        return [*self._images, *self._masks, *([labels] if labels.is_file() else [])]
+        instances = [] if self._derived else [p for p in self._instances if p is not None]
+        return [*self._images, *self._masks, *instances, *([labels] if labels.is_file() else [])]
 
     def headers(self, i: int) -> tuple[io.ImageInfo, io.ImageInfo]:
         return io.image_info(self._images[i]), io.image_info(self._masks[i])
@@ -165,7 +208,20 @@ class FolderSource(Source):
         return to_channels(io.read_image(self._images[i]), self.in_channels, self.where(i))
 
     def read_mask(self, i: int) -> np.ndarray:
+        if self._derived:  # sizes are checked where masks are (load_native, data check)
+            return (read_instances(self._masks[i]) != 0).astype(np.uint8)
         return io.read_image(self._masks[i], mask=True)
+
+    def read_instances(self, i: int) -> np.ndarray | None:
+        path = self._instances[i] if self._instances else None
+        if path is None:
+            return None
+        image = io.image_info(self._images[i])
+        return read_instances(path, (image.height, image.width))
+
+
+def _looked_for(stem: str) -> str:
+    return f"(looked for {stem}.* and {stem}{{{','.join(MASK_SUFFIXES)}}}.*)"
 
 
 def _bases(mask_stem: str) -> list[str]:

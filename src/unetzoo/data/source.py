@@ -92,6 +92,22 @@ class Source(ABC):
     def mask_path(self, i: int) -> str | None:
         return None
 
+    def instance_path(self, i: int) -> str | None:
+        """Path of sample ``i``'s instance label image (``instances/<stem>.png``), if it has its own."""
+        return None
+
+    @property
+    def has_instances(self) -> bool:
+        """Every sample has instance labels (:meth:`read_instances` returns an array for each)."""
+        return False
+
+    def read_instances(self, i: int) -> np.ndarray | None:
+        """Instance labels of sample ``i`` (``HxW`` int32, 0 = background, objects ``1..N``), None if it has none.
+
+        See :mod:`unetzoo.data.instances` for what is accepted and how ids are relabelled.
+        """
+        return None
+
     def where(self, i: int) -> str:
         """How messages name sample ``i``'s image."""
         return self.image_path(i) or f"{self.name}[{self.ids[i]}]"

@@ -10,6 +10,9 @@ generated in any order (DataLoader workers included).
   Gray by default.
 * ``nuclei``: bright elliptical blobs on an uneven, smoothly varying background, blur and noise; 1 = nucleus.
   RGB (gray replicated, like most DSB 2018 fluorescence images) by default.
+
+Both have instance labels (:meth:`SyntheticSource.read_instances`): one id per nucleus (a later blob covers an
+earlier one where they overlap, so an object may be cut in pieces or vanish) or per membrane-free cell.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from unetzoo.data.instances import relabel
 from unetzoo.data.io import ImageInfo
 from unetzoo.data.problems import fail
 from unetzoo.data.source import Declared, Source
 
 Sample = tuple[np.ndarray, np.ndarray]
+"""``(image float32 in [0, 1], instance labels int32: 0 background, 1.. objects)`` of a generator."""
 
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -60,22 +65,22 @@ def _ellipse(
 
 
 def nuclei(rng: np.random.Generator, h: int, w: int) -> Sample:
-    """Blobs on an uneven background; returns ``(image float32 in [0, 1], mask uint8 {0, 1})``."""
+    """Blobs on an uneven background (mask: 1 = nucleus); the labels number the blobs."""
     background = 0.04 + 0.22 * _smooth_field(rng, h, w, 3) * rng.uniform(0.3, 1.0)
     objects = np.zeros((h, w), np.float32)
-    mask = np.zeros((h, w), np.uint8)
+    labels = np.zeros((h, w), np.int32)
     mean_radius = rng.uniform(5.0, 9.0)
     count = rng.poisson(rng.uniform(0.1, 0.3) * h * w / (np.pi * mean_radius**2))
-    for _ in range(count):
+    for k in range(count):
         box, inside = _ellipse(rng, h, w, mean_radius * rng.uniform(0.6, 1.4))
         objects[box] = np.maximum(objects[box], inside * rng.uniform(0.3, 0.75))
-        mask[box] |= inside
+        labels[box][inside] = k + 1
     texture = 0.85 + 0.3 * _smooth_field(rng, h, w, max(2, min(h, w) // 8))
-    return background + objects * texture, mask
+    return background + objects * texture, labels
 
 
 def membranes(rng: np.random.Generator, h: int, w: int) -> Sample:
-    """Voronoi cells with dark membranes; returns ``(image float32 in [0, 1], mask uint8: 1 cell, 0 membrane)``."""
+    """Voronoi cells with dark membranes (mask: 1 = cell, 0 = membrane); the labels number the cells."""
     cell = rng.uniform(20.0, 36.0)
     seeds = rng.uniform((0, 0), (h, w), size=(max(2, round(h * w / cell**2)), 2))
     amplitude = cell / 2.5
@@ -94,7 +99,7 @@ def membranes(rng: np.random.Generator, h: int, w: int) -> Sample:
         box, inside = _ellipse(rng, h, w, rng.uniform(2.0, 5.0))
         cells[box] = np.where(inside, cells[box] * 0.55, cells[box])
     image = np.where(membrane, rng.uniform(0.1, 0.25) + 0.1 * rng.random((h, w)), cells).astype(np.float32)
-    return image, (~membrane).astype(np.uint8)
+    return image, np.where(membrane, 0, labels + 1).astype(np.int32)
 
 
 GENERATORS: dict[str, tuple[Callable[[np.random.Generator, int, int], Sample], tuple[str, str], int]] = {
@@ -107,14 +112,15 @@ _KEYS = ("n", "size", "seed", "channels")
 
 
 @lru_cache(maxsize=256)
-def _sample(kind: str, seed: int, index: int, h: int, w: int, channels: int) -> Sample:
+def _sample(kind: str, seed: int, index: int, h: int, w: int, channels: int) -> tuple[np.ndarray, ...]:
+    """``(image uint8 HxWxC, mask uint8 {0, 1}, instance labels int32 1..N)``, read-only."""
     rng = np.random.default_rng([seed, index])
-    image, mask = GENERATORS[kind][0](rng, h, w)
+    image, labels = GENERATORS[kind][0](rng, h, w)
     image = _finish(rng, image, blur=rng.uniform(0.6, 1.2), noise=rng.uniform(0.02, 0.05))
-    image = np.repeat(image[..., None], channels, axis=2)
-    image.flags.writeable = False
-    mask.flags.writeable = False
-    return image, mask
+    arrays = (np.repeat(image[..., None], channels, axis=2), (labels != 0).astype(np.uint8), relabel(labels)[0])
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def _parse(spec: str) -> tuple[str, dict[str, str]]:
@@ -174,6 +180,13 @@ class SyntheticSource(Source):
 
     def read_mask(self, i: int) -> np.ndarray:
         return _sample(self.kind, self.seed, i, self.height, self.width, self.channels)[1]
+
+    @property
+    def has_instances(self) -> bool:
+        return True
+
+    def read_instances(self, i: int) -> np.ndarray:
+        return _sample(self.kind, self.seed, i, self.height, self.width, self.channels)[2]
 
     def headers(self, i: int) -> tuple[ImageInfo, ImageInfo]:
         return (
