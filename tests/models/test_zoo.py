@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import unetzoo
-from unetzoo.models import get_entry
+from unetzoo.models import get_entry, registry
 
 MODELS = unetzoo.list_models()
 
@@ -113,3 +113,22 @@ def test_unknown_model_is_a_clear_error() -> None:
 def test_unknown_preset_is_a_clear_error() -> None:
     with pytest.raises(unetzoo.UnetzooError, match="no preset"):
         unetzoo.create_model(MODELS[0], preset="does-not-exist")
+
+
+def test_unknown_option_is_a_clear_error() -> None:
+    with pytest.raises(unetzoo.UnetzooError, match=r"cannot build 'ulite' with options .*'no_such_option'"):
+        unetzoo.create_model("ulite", no_such_option=1)
+
+
+def test_type_error_inside_a_constructor_is_not_called_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a call the signature rejects is the user's fault; a TypeError raised by the constructor is a bug."""
+
+    def broken(in_channels: int = 1, classes: int = 1) -> unetzoo.SegmentationModel:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    monkeypatch.setitem(registry._REGISTRY, "broken", registry.ModelEntry("broken", broken, "test", {"default": {}}))
+    with pytest.raises(TypeError, match="unsupported operand") as info:
+        unetzoo.create_model("broken")
+    assert not isinstance(info.value, unetzoo.UnetzooError)
+    with pytest.raises(unetzoo.UnetzooError, match="cannot build 'broken'"):
+        unetzoo.create_model("broken", widths=(8, 16))
