@@ -453,7 +453,7 @@ class _NoBar:
 
 
 def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
+    if not (enabled and sys.stderr.isatty()):  # redirected to a file: the per-epoch line of _log is the progress
         return _NoBar()
     from tqdm import tqdm
 
