@@ -152,3 +152,10 @@ def test_outputs_logits() -> None:
     assert not any(isinstance(m, nn.Sigmoid | nn.Softmax) for m in model.modules())
     with torch.no_grad():
         assert model(torch.randn(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_widths_set_depth_and_channels() -> None:
+    small = unetzoo.create_model("sd_unet", widths=(32, 64, 96))
+    assert small.input_multiple == 4 and len(small.encoder) == len(small.decoder) == 2
+    assert small.stem[0].out_channels == 32 and small.encoder[-1][0][0].pointwise.out_channels == 96
+    assert small(torch.randn(2, 1, 20, 28)).shape == (2, 1, 20, 28)

@@ -36,14 +36,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from unetzoo.layers.conv import ConvNormAct
+from unetzoo.layers.conv import ConvNormAct, norm_act
 from unetzoo.layers.pyconv import PyConv2d, Split
+from unetzoo.layers.unet_blocks import contract, up_sampler
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
-
-
-def _bn_relu(channels: int) -> list[nn.Module]:
-    return [nn.BatchNorm2d(channels), nn.ReLU(inplace=True)]
 
 
 class PyConvUnit(nn.Sequential):
@@ -53,18 +50,16 @@ class PyConvUnit(nn.Sequential):
         self, in_channels: int, out_channels: int, levels: int, split: Split, expansion: int | None = None
     ) -> None:
         if expansion is None:
-            super().__init__(PyConv2d(in_channels, out_channels, levels, split=split), *_bn_relu(out_channels))
+            super().__init__(PyConv2d(in_channels, out_channels, levels, split=split), *norm_act(out_channels))
             return
         if expansion < 1 or out_channels % expansion:
             raise ValueError(f"expansion {expansion} must be >= 1 and divide out_channels={out_channels}")
         mid = out_channels // expansion
-        super().__init__(
-            nn.Conv2d(in_channels, mid, 1, bias=False),
-            *_bn_relu(mid),
+        super().__init__(  # flat (conv, BN, ReLU) x 3, as the PyConvResNet bottleneck lists its layers
+            *ConvNormAct(in_channels, mid, 1, bias=False),
             PyConv2d(mid, mid, levels, split=split),
-            *_bn_relu(mid),
-            nn.Conv2d(mid, out_channels, 1, bias=False),
-            *_bn_relu(out_channels),
+            *norm_act(mid),
+            *ConvNormAct(mid, out_channels, 1, bias=False),
         )
 
 
@@ -73,16 +68,10 @@ class _Up(nn.Module):
 
     def __init__(self, deep: int, shallow: int, levels: int, split: Split, expansion: int | None, up: str) -> None:
         super().__init__()
-        if up == "transpose":
-            self.up: nn.Module = nn.ConvTranspose2d(deep, shallow, 2, stride=2)
-            cat = 2 * shallow
-        elif up == "bilinear":
-            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-            cat = deep + shallow
-        else:
-            raise ValueError(f"unknown up {up!r}; use 'transpose' or 'bilinear'")
+        self.up, up_channels = up_sampler(up, deep, shallow)
         self.conv = nn.Sequential(
-            PyConvUnit(cat, shallow, levels, split, expansion), PyConvUnit(shallow, shallow, levels, split, expansion)
+            PyConvUnit(up_channels + shallow, shallow, levels, split, expansion),
+            PyConvUnit(shallow, shallow, levels, split, expansion),
         )
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
@@ -162,10 +151,7 @@ class PyConvUNet(SegmentationModel):
         self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for d, block in enumerate(self.encoder):
-            x = block(x if d == 0 else self.pool(x))
-            skips.append(x)
+        skips = contract(self.encoder, self.pool, x)
         x = skips.pop()
         for stage in self.decoder:
             x = stage(x, skips.pop())

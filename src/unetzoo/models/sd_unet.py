@@ -14,6 +14,7 @@ The paper's "7.8M FLOPs" is 2 x params (a TF profiler artefact); the real cost i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import cast
 
@@ -74,16 +75,28 @@ class SDUNet(SegmentationModel):
             same parameters: WS over a depthwise kernel's 9 (or, in the up-convs, 4) taps makes every
             kernel zero-mean, a pure high-pass filter, so after the stem no layer passes a region's mean
             intensity; measured here, that slows early training several-fold (docs/benchmarks.md).
+        widths: channels per level, shallowest first; ``len(widths) - 1`` poolings. GroupNorm(32) needs each
+            a multiple of 32.
     """
 
-    def __init__(self, in_channels: int = 1, classes: int = 1, weight_standardization: bool = True) -> None:
-        super().__init__(in_channels, classes, input_multiple=2 ** (len(WIDTHS) - 1))
-        first, ws = WIDTHS[0], weight_standardization
+    def __init__(
+        self,
+        in_channels: int = 1,
+        classes: int = 1,
+        weight_standardization: bool = True,
+        *,
+        widths: Sequence[int] = WIDTHS,
+    ) -> None:
+        widths = tuple(widths)
+        if len(widths) < 2:
+            raise ValueError(f"need at least two widths, got {widths}")
+        super().__init__(in_channels, classes, input_multiple=2 ** (len(widths) - 1))
+        first, ws = widths[0], weight_standardization
         # Encoder Block1: the only standard convolution of the network.
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, first, 3, padding=1), nn.ReLU(inplace=True), group_norm(GN_GROUPS)(first)
         )
-        pairs = list(pairwise(WIDTHS))
+        pairs = list(pairwise(widths))
         self.encoder = nn.ModuleList(
             SDBlock(a, b, DROPOUT if i >= len(pairs) - DROPOUT_LEVELS else 0.0, ws) for i, (a, b) in enumerate(pairs)
         )

@@ -9,6 +9,7 @@ blocks in :mod:`unetzoo.layers.axial`. 878,417 parameters at in 3 / classes 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
@@ -28,16 +29,25 @@ WIDTHS = (16, 32, 64, 128, 256, 512)
     default_preset="paper",
 )
 class ULite(SegmentationModel):
-    """U-Lite. ``forward`` accepts any H, W >= 16 (mirror padding to a multiple of 32, at least 64)."""
+    """U-Lite. ``forward`` accepts any H, W >= 16 (mirror padding to a multiple of 32, at least 64).
 
-    def __init__(self, in_channels: int = 3, classes: int = 1) -> None:
-        super().__init__(in_channels, classes, input_multiple=2 ** (len(WIDTHS) - 1))
-        self.stem = nn.Conv2d(in_channels, WIDTHS[0], 7, padding=3)
-        pairs = list(pairwise(WIDTHS))
+    Args:
+        in_channels, classes: input channels and output logit channels.
+        widths: stem width, then the width after each encoder block, shallowest first; ``len(widths) - 1``
+            encoder/decoder blocks (poolings). The bottleneck's four branches need ``widths[-1] % 4 == 0``.
+    """
+
+    def __init__(self, in_channels: int = 3, classes: int = 1, *, widths: Sequence[int] = WIDTHS) -> None:
+        widths = tuple(widths)
+        if len(widths) < 2:
+            raise ValueError(f"need at least two widths, got {widths}")
+        super().__init__(in_channels, classes, input_multiple=2 ** (len(widths) - 1))
+        self.stem = nn.Conv2d(in_channels, widths[0], 7, padding=3)
+        pairs = list(pairwise(widths))
         self.encoder = nn.ModuleList(AxialEncoderBlock(a, b) for a, b in pairs)
-        self.bottleneck = AxialBottleneck(WIDTHS[-1])
+        self.bottleneck = AxialBottleneck(widths[-1])
         self.decoder = nn.ModuleList(AxialDecoderBlock(b, a) for a, b in reversed(pairs))
-        self.head = nn.Conv2d(WIDTHS[0], classes, 1)
+        self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
