@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import unetzoo
+from unetzoo.losses import training_losses
 from unetzoo.models import get_entry, registry
 
 MODELS = unetzoo.list_models()
@@ -75,11 +76,18 @@ def test_deterministic_under_seed(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in MODELS if type(unetzoo.create_model(n)).supports.deep_supervision])
 def test_deep_supervision_outputs(name: str) -> None:
+    """Side outputs come at full resolution, or at a branch's own scale (UNet# Fig. 2), and the training loss
+    compares every one of them with the ground truth."""
     model = unetzoo.create_model(name, in_channels=1, classes=2, deep_supervision=True)
     x = torch.randn(2, 1, 40, 56)
     outs = model.train()(x)
     assert isinstance(outs, list) and len(outs) >= 2
-    assert all(o.shape == (2, 2, 40, 56) for o in outs)
+    assert outs[-1].shape == (2, 2, 40, 56)
+    assert all(o.shape[:2] == (2, 2) and o.shape[2] <= 40 and o.shape[3] <= 56 for o in outs)
+    _, loss_fn = training_losses("ce+dice", "multiclass", model)
+    loss = loss_fn(outs, torch.randint(0, 2, (2, 40, 56)))
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters() if p.requires_grad)
     with torch.no_grad():
         final = model.eval()(x)
     assert isinstance(final, torch.Tensor) and final.shape == (2, 2, 40, 56)

@@ -48,7 +48,7 @@ from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
-from unetzoo.losses import DeepSupervisionLoss, build_loss
+from unetzoo.losses import training_losses
 from unetzoo.models import create_model
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
@@ -199,8 +199,8 @@ class Trainer:
         self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
         mode = "binary" if self.binary else "multiclass"
-        self.val_loss_fn = build_loss(c.loss, mode)
-        self.loss_fn = DeepSupervisionLoss(self.val_loss_fn) if c.deep_supervision else self.val_loss_fn
+        # deep supervision as built (flag or preset), plus the CGM's BCE for a model with one (issue #14)
+        self.val_loss_fn, self.loss_fn = training_losses(c.loss, mode, self.model)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if c.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
