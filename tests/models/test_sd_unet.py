@@ -1,4 +1,4 @@
-"""SD-UNet (docs/models-spec.md Sec. 3): parameter target, weight standardisation, WS folding, structure."""
+"""SD-UNet (Gadosey et al. 2020): parameter target, blocks of Sec. 3.2, weight standardisation (Sec. 2.3), folding."""
 
 from __future__ import annotations
 
@@ -25,8 +25,32 @@ def model() -> nn.Module:
 
 def test_params_exact(model: nn.Module) -> None:
     params = sum(p.numel() for p in model.parameters())
-    assert params == 3_903_237  # spec rebuild; paper "3.9M"
+    assert params == 3_912_855  # Table 1: "3.9M"
     assert abs(params - 3.90e6) / 3.90e6 < 0.005
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "params"),
+    [
+        ({"last_blocks": 1, "prediction": "conv"}, 3_903_237),  # the form before decoder Block 5 followed the text
+        ({"last_blocks": 1}, 3_903_255),
+        ({"prediction": "conv"}, 3_912_837),
+        ({"bottleneck": "layer"}, 2_851_991),  # encoder Block5 as written: far from 3.9M
+    ],
+)
+def test_params_of_the_other_readings(kwargs: dict[str, object], params: int) -> None:
+    with torch.device("meta"):
+        assert sum(p.numel() for p in unetzoo.create_model("sd_unet", **kwargs).parameters()) == params
+
+
+def test_bottleneck_layer_is_one_separable_layer_with_dropout() -> None:
+    model = unetzoo.create_model("sd_unet", bottleneck="layer")
+    layer, dropout = model.encoder[-1]
+    assert isinstance(layer[0], SeparableConv2d) and isinstance(layer[1], nn.ReLU) and dropout.p == 0.5
+    assert (layer[0].depthwise.in_channels, layer[0].pointwise.out_channels) == (512, 1024)
+    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+    with pytest.raises(ValueError, match="bottleneck must be one of"):
+        unetzoo.create_model("sd_unet", bottleneck="pair")
 
 
 def test_paper_preset_is_default(model: nn.Module) -> None:
@@ -35,9 +59,12 @@ def test_paper_preset_is_default(model: nn.Module) -> None:
 
 
 def test_conv_macs() -> None:
-    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of the spec's ~29.7 G "conv" at 1x512x512."""
+    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of ~32.0 G "conv" at 1x512x512 (29.6 G with one SD
+    block in decoder Block 5 and a 1x1 prediction conv)."""
     macs = profile(unetzoo.create_model("sd_unet"), (1, 1, 64, 64), memory=False).macs * 64
-    assert macs == pytest.approx(29.7e9, rel=0.02)
+    assert macs == pytest.approx(32.0e9, rel=0.02)
+    skeleton = unetzoo.create_model("sd_unet", last_blocks=1, prediction="conv")
+    assert profile(skeleton, (1, 1, 64, 64), memory=False).macs * 64 == pytest.approx(29.6e9, rel=0.02)
 
 
 def test_standardize_weight_math() -> None:
@@ -47,8 +74,11 @@ def test_standardize_weight_math() -> None:
     flat = ws.flatten(1)
     torch.testing.assert_close(flat.mean(1), torch.zeros(8), atol=1e-6, rtol=0)
     torch.testing.assert_close(flat.std(1, correction=0), torch.ones(8), atol=1e-5, rtol=0)
-    expected = (w - w.mean((1, 2, 3), keepdim=True)) / (w.var((1, 2, 3), keepdim=True, correction=0) + WS_EPS).sqrt()
+    # SD-UNet Sec. 2.3: (W - mu) / (sigma + eps), eps added to the std, not under the square root
+    expected = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True, correction=0) + WS_EPS)
     torch.testing.assert_close(ws, expected)
+    tiny = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 2, 2) * 1e-5  # sigma = eps: the std is halved
+    torch.testing.assert_close(standardize_weight(tiny).flatten(1).std(1, correction=0), torch.tensor([0.5]))
 
 
 def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
@@ -60,10 +90,10 @@ def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
         flat = standardize_weight(conv.weight).flatten(1)  # one row per filter: its k*k taps
         assert flat.shape[1] == conv.kernel_size[0] * conv.kernel_size[1]
         assert flat.mean(1).abs().max() < 1e-5
-        # unit std up to the eps term: exactly sqrt(var / (var + eps)), 1 - eps / (2 var)
-        var = conv.weight.detach().flatten(1).var(1, correction=0)
+        # unit std up to the eps term: exactly sigma / (sigma + eps)
+        sigma = conv.weight.detach().flatten(1).std(1, correction=0)
         std = flat.detach().std(1, correction=0)
-        torch.testing.assert_close(std, (var / (var + conv.eps)).sqrt())
+        torch.testing.assert_close(std, sigma / (sigma + conv.eps))
         assert (std - 1).abs().max() < 1e-2
 
 
@@ -121,26 +151,38 @@ def test_separable_conv_keeps_size(kernel_size: int) -> None:
 
 
 def test_structure(model: nn.Module) -> None:
-    """First conv standard; every other conv depthwise-separable except the final 1x1 classifier."""
+    """Sec. 3.2: the first conv standard, every other conv depthwise-separable, the prediction layer included."""
     separable = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
     inside = {id(c) for s in separable for c in s.modules()}
     plain = [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
-    stem, classifier = plain
+    assert len(plain) == 1
+    (stem,) = plain
     assert stem is next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.groups) == (1, 64, (3, 3), 1)
-    assert (classifier.in_channels, classifier.kernel_size) == (2, (1, 1))
     for s in separable:
         assert isinstance(s.depthwise, WSConv2d)
         assert s.depthwise.groups == s.depthwise.in_channels and s.depthwise.bias is None
         assert s.pointwise.kernel_size == (1, 1) and s.pointwise.bias is not None
-    # 2 per SD block (4 encoder + 4 decoder), 4 up-convs (2x2), 1 head conv3x3 -> 2
-    assert len(separable) == 21
+    # 2 per SD block (4 encoder, 4 + 1 decoder), 4 up-convs (2x2), the layer to 2 channels, the prediction layer
+    assert len(separable) == 24
     assert sorted(s.depthwise.kernel_size[0] for s in separable).count(2) == 4
+    prediction = model.head[-1]
+    assert isinstance(prediction, SeparableConv2d) and prediction is separable[-1]
+    assert (prediction.depthwise.in_channels, prediction.depthwise.kernel_size, prediction.pointwise.out_channels) == (
+        2,
+        (3, 3),
+        1,
+    )
+    decoder_block5 = [model.decoder[-1], model.tail]  # "Two SD-UNet blocks and two depthwise separable layers"
+    assert [(b[0][0].depthwise.in_channels, b[1][0].pointwise.out_channels) for b in decoder_block5] == [
+        (128, 64),
+        (64, 64),
+    ]
 
 
 def test_norm_and_dropout(model: nn.Module) -> None:
     gns = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
-    assert len(gns) == 9  # one per block: Block1, 4 SD blocks down (incl. bottleneck), 4 up
+    assert len(gns) == 10  # one per block: Block1, 4 SD blocks down (incl. bottleneck), 5 up
     assert all(g.num_groups == 32 for g in gns)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
