@@ -1,4 +1,4 @@
-"""U-Lite (docs/models-spec.md Sec. 6): exact parameters, block structure and block maths."""
+"""U-Lite (Dinh et al. 2023; block layout of the authors' code): exact parameters, block structure and maths."""
 
 from __future__ import annotations
 

@@ -1,10 +1,13 @@
-"""U-Lite (Dinh et al., APSIPA ASC 2023, arXiv 2306.16103): an 878K-parameter U-Net built on axial
-depthwise convolutions.
+"""U-Lite (Dinh, Nguyen, Tran, Pham, "1M parameters are enough? A lightweight CNN-based model for medical image
+segmentation", APSIPA ASC 2023, arXiv 2306.16103): an 878K-parameter U-Net built on axial depthwise convolutions.
 
-Stem conv7x7 -> 16; five encoder blocks (16 -> 512, AxialDW7); a bottleneck of three dilated AxialDW3
-branches; five decoder blocks (nearest upsampling, concat skip); 1x1 head giving logits (the sigmoid
-lives in the loss and metrics). Layout per the authors' code as specified in docs/models-spec.md Sec. 6;
-blocks in :mod:`unetzoo.layers.axial`. 878,417 parameters at in 3 / classes 1.
+Stem conv7x7 -> 16; five encoder blocks (16 -> 512) with "Axial Depthwise Convolutions with kernels 7x7"; a
+bottleneck with "several Axial Dilated Depthwise Convolutions with filters 3x3" (three branches, dilations
+1, 2, 3); five decoder blocks (nearest upsampling, concat skip), again axial 7x7; a 1x1 head giving logits
+(the sigmoid lives in the loss and metrics). Quotes are the abstract's, the only part of the paper in the
+project's copy; the order of the layers inside each block follows the authors' code (duong-db/U-Lite,
+``models/ULite.py``), reimplemented in :mod:`unetzoo.layers.axial`. 878,417 parameters at in 3 / classes 1
+(the abstract's "878K").
 """
 
 from __future__ import annotations
