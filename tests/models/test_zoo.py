@@ -140,3 +140,8 @@ def test_type_error_inside_a_constructor_is_not_called_bad_options(monkeypatch: 
     assert not isinstance(info.value, unetzoo.UnetzooError)
     with pytest.raises(unetzoo.UnetzooError, match="cannot build 'broken'"):
         unetzoo.create_model("broken", widths=(8, 16))
+
+
+def test_deep_supervision_on_a_model_without_heads_is_a_clear_error() -> None:
+    with pytest.raises(unetzoo.UnetzooError, match=r"'ulite' has no deep-supervision heads.*unet3p, unet_sharp"):
+        unetzoo.create_model("ulite", deep_supervision=True)

@@ -127,6 +127,14 @@ def create_model(
         options["classes"] = classes
     options.setdefault("in_channels", 1)
     options.setdefault("classes", 1)
+    supports = getattr(entry.builder, "supports", None)
+    if options.get("deep_supervision") and supports is not None and not supports.deep_supervision:
+        with_heads = [n for n in list_models() if getattr(_REGISTRY[n].builder, "supports", supports).deep_supervision]
+        raise UnetzooError(
+            f"model {name!r} has no deep-supervision heads; drop --deep-supervision, or pick one that has: "
+            f"{', '.join(with_heads)}",
+            exit_code=2,
+        )
     try:  # unknown or missing keywords: say which model and which options exist
         inspect.signature(entry.builder).bind(**options)
     except TypeError as exc:
