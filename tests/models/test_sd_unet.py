@@ -25,32 +25,23 @@ def model() -> nn.Module:
 
 def test_params_exact(model: nn.Module) -> None:
     params = sum(p.numel() for p in model.parameters())
-    assert params == 3_912_855  # Table 1: "3.9M"
+    assert params == 3_903_237  # Table 1: "3.9M"
     assert abs(params - 3.90e6) / 3.90e6 < 0.005
 
 
 @pytest.mark.parametrize(
     ("kwargs", "params"),
     [
-        ({"last_blocks": 1, "prediction": "conv"}, 3_903_237),  # the form before decoder Block 5 followed the text
-        ({"last_blocks": 1}, 3_903_255),
-        ({"prediction": "conv"}, 3_912_837),
-        ({"bottleneck": "layer"}, 2_851_991),  # encoder Block5 as written: far from 3.9M
+        ({"preset": "literal"}, 2_851_991),  # Sec. 3.2 as written: far from 3.9M, because of encoder Block5
+        ({"bottleneck": "layer"}, 2_842_373),
+        ({"last_blocks": 2}, 3_912_837),
+        ({"prediction": "separable"}, 3_903_255),
+        ({"last_blocks": 2, "prediction": "separable"}, 3_912_855),  # decoder Block 5 as written: still 3.9M
     ],
 )
-def test_params_of_the_other_readings(kwargs: dict[str, object], params: int) -> None:
+def test_params_of_the_readings_as_written(kwargs: dict[str, object], params: int) -> None:
     with torch.device("meta"):
         assert sum(p.numel() for p in unetzoo.create_model("sd_unet", **kwargs).parameters()) == params
-
-
-def test_bottleneck_layer_is_one_separable_layer_with_dropout() -> None:
-    model = unetzoo.create_model("sd_unet", bottleneck="layer")
-    layer, dropout = model.encoder[-1]
-    assert isinstance(layer[0], SeparableConv2d) and isinstance(layer[1], nn.ReLU) and dropout.p == 0.5
-    assert (layer[0].depthwise.in_channels, layer[0].pointwise.out_channels) == (512, 1024)
-    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)
-    with pytest.raises(ValueError, match="bottleneck must be one of"):
-        unetzoo.create_model("sd_unet", bottleneck="pair")
 
 
 def test_paper_preset_is_default(model: nn.Module) -> None:
@@ -59,12 +50,12 @@ def test_paper_preset_is_default(model: nn.Module) -> None:
 
 
 def test_conv_macs() -> None:
-    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of ~32.0 G "conv" at 1x512x512 (29.6 G with one SD
-    block in decoder Block 5 and a 1x1 prediction conv)."""
+    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of ~29.6 G "conv" at 1x512x512 (the preset as
+    written: 30.9 G)."""
     macs = profile(unetzoo.create_model("sd_unet"), (1, 1, 64, 64), memory=False).macs * 64
-    assert macs == pytest.approx(32.0e9, rel=0.02)
-    skeleton = unetzoo.create_model("sd_unet", last_blocks=1, prediction="conv")
-    assert profile(skeleton, (1, 1, 64, 64), memory=False).macs * 64 == pytest.approx(29.6e9, rel=0.02)
+    assert macs == pytest.approx(29.6e9, rel=0.02)
+    literal = unetzoo.create_model("sd_unet", preset="literal")
+    assert profile(literal, (1, 1, 64, 64), memory=False).macs * 64 == pytest.approx(30.9e9, rel=0.02)
 
 
 def test_standardize_weight_math() -> None:
@@ -150,39 +141,53 @@ def test_separable_conv_keeps_size(kernel_size: int) -> None:
     assert conv(torch.randn(1, 4, 9, 10)).shape == (1, 6, 9, 10)
 
 
-def test_structure(model: nn.Module) -> None:
-    """Sec. 3.2: the first conv standard, every other conv depthwise-separable, the prediction layer included."""
+def separable_and_plain(model: nn.Module) -> tuple[list[SeparableConv2d], list[nn.Conv2d]]:
     separable = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
     inside = {id(c) for s in separable for c in s.modules()}
-    plain = [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
-    assert len(plain) == 1
-    (stem,) = plain
+    return separable, [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
+
+
+def test_structure(model: nn.Module) -> None:
+    """First conv standard; every other conv depthwise-separable except the final 1x1 classifier (skeleton)."""
+    separable, plain = separable_and_plain(model)
+    stem, classifier = plain
     assert stem is next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.groups) == (1, 64, (3, 3), 1)
+    assert (classifier.in_channels, classifier.kernel_size) == (2, (1, 1))
     for s in separable:
         assert isinstance(s.depthwise, WSConv2d)
         assert s.depthwise.groups == s.depthwise.in_channels and s.depthwise.bias is None
         assert s.pointwise.kernel_size == (1, 1) and s.pointwise.bias is not None
-    # 2 per SD block (4 encoder, 4 + 1 decoder), 4 up-convs (2x2), the layer to 2 channels, the prediction layer
-    assert len(separable) == 24
+    # 2 per SD block (4 encoder + 4 decoder), 4 up-convs (2x2), 1 head conv3x3 -> 2
+    assert len(separable) == 21
     assert sorted(s.depthwise.kernel_size[0] for s in separable).count(2) == 4
+
+
+def test_literal_preset_follows_sec_3_2() -> None:
+    """Every conv but the first depthwise-separable, prediction layer included; encoder Block5 one separable
+    layer with dropout; decoder Block 5 two SD blocks and two separable layers."""
+    model = unetzoo.create_model("sd_unet", preset="literal")
+    separable, plain = separable_and_plain(model)
+    assert plain == [model.stem[0]]
+    # 2 per SD block (3 encoder, 4 + 1 decoder), the Block5 layer, 4 up-convs, the layer to 2, the prediction
+    assert len(separable) == 23
     prediction = model.head[-1]
-    assert isinstance(prediction, SeparableConv2d) and prediction is separable[-1]
-    assert (prediction.depthwise.in_channels, prediction.depthwise.kernel_size, prediction.pointwise.out_channels) == (
-        2,
-        (3, 3),
-        1,
-    )
-    decoder_block5 = [model.decoder[-1], model.tail]  # "Two SD-UNet blocks and two depthwise separable layers"
-    assert [(b[0][0].depthwise.in_channels, b[1][0].pointwise.out_channels) for b in decoder_block5] == [
-        (128, 64),
-        (64, 64),
-    ]
+    assert isinstance(prediction, SeparableConv2d) and isinstance(prediction.depthwise, WSConv2d)
+    assert (prediction.depthwise.in_channels, prediction.depthwise.kernel_size) == (2, (3, 3))
+    block5 = [model.decoder[-1], model.tail]  # "Two SD-UNet blocks"
+    assert [(b[0][0].depthwise.in_channels, b[1][0].pointwise.out_channels) for b in block5] == [(128, 64), (64, 64)]
+    layer, dropout = model.encoder[-1]  # "A final depthwise separable layer with a dropout layer"
+    assert isinstance(layer[0], SeparableConv2d) and isinstance(layer[1], nn.ReLU) and dropout.p == 0.5
+    assert (layer[0].depthwise.in_channels, layer[0].pointwise.out_channels) == (512, 1024)
+    assert len([m for m in model.modules() if isinstance(m, nn.GroupNorm)]) == 9  # Block1, 3 down, 5 up
+    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+    with pytest.raises(ValueError, match="bottleneck must be one of"):
+        unetzoo.create_model("sd_unet", bottleneck="pair")
 
 
 def test_norm_and_dropout(model: nn.Module) -> None:
     gns = [m for m in model.modules() if isinstance(m, nn.GroupNorm)]
-    assert len(gns) == 10  # one per block: Block1, 4 SD blocks down (incl. bottleneck), 5 up
+    assert len(gns) == 9  # one per block: Block1, 4 SD blocks down (incl. bottleneck), 4 up
     assert all(g.num_groups == 32 for g in gns)
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
