@@ -176,11 +176,12 @@ def test_paper_cgm_gates_each_branch_by_its_own_decision() -> None:
     assert model.cgm is not None
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
-        ungated = model(x)
-        model.cgm.mark_trained()
         final = model.cgm.classifiers["x0_4"][-1]
         final.weight.zero_()
         final.bias.copy_(torch.tensor([1.0, 0.0]))  # X0,4's CGM: "no object"
+        ungated = model(x)
+        assert (ungated != model.cgm.no_object_logit).all()  # untrained: it says "no object" but does not gate
+        model.cgm.mark_trained()
         assert torch.equal(model(x), torch.full_like(ungated, model.cgm.no_object_logit))
         pruned = model.prune(3)  # X0,3's CGM comes along and decides for the pruned net
         assert isinstance(pruned.cgm, BranchGuidance) and pruned.cgm.trained
