@@ -10,7 +10,7 @@ paper text leaves open and prints params, "conv" GMACs and "pt" GMACs of the can
   from 32 or 64, optionally capped), levels per depth, split, bottleneck expansion, up-conv type;
 * outside the text (``--relaxed``): groups capped to what the channels allow, and a 6th depth.
 
-Conventions (models-spec.md, Sec. 0): "pt" = ptflops' module hooks only (``count_functional=False``:
+Conventions (docs/pyconv_unet.md, docs/models.md): "pt" = ptflops' module hooks only (``count_functional=False``:
 the paper's ``flops_counter.py`` has no functional patching; ptflops' default also counts every nn.ReLU
 and nn.MaxPool2d a second time through F.relu / F.max_pool2d, giving 48.65 instead of the paper's
 48.57 GMac for the UNET-ZOO U-Net). "conv" = conv and transposed-conv MACs (``unetzoo.profile``).

@@ -12,7 +12,7 @@ from deploy_ckpt import MakeCheckpoint
 import unetzoo
 from unetzoo.deploy.export import export_model
 from unetzoo.deploy.runtime import OnnxSegmenter
-from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from unetzoo.errors import UnetzooError
 from unetzoo.models import Supports
 
@@ -53,11 +53,23 @@ def test_model_without_onnx_support_is_refused(
         export_model(make_checkpoint("ulite", in_channels=3), "onnx", tmp_path / "m.onnx")
 
 
-def test_cgm_gating_and_multiclass_export(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
-    ckpt = make_checkpoint("unet_sharp", in_channels=3, classes=3, level=2, cgm=True)
+@pytest.mark.parametrize("has_object", [False, True])
+@pytest.mark.parametrize("cgm", [True, "paper"])
+def test_trained_cgm_gating_and_multiclass_export(
+    make_checkpoint: MakeCheckpoint, tmp_path: Path, cgm: object, has_object: bool
+) -> None:
+    ckpt = make_checkpoint("unet_sharp", in_channels=3, classes=3, level=2, cgm=cgm)
+    payload = load_checkpoint(ckpt)
+    state = payload["state_dict"]
+    state["cgm.trained_steps"] = torch.tensor(1)  # gating applies to a trained CGM only
+    last = "cgm.classifier.1" if cgm is True else "cgm.classifiers.x0_2.3"  # the CGM's last conv / Linear
+    state[f"{last}.weight"] = torch.zeros_like(state[f"{last}.weight"])
+    state[f"{last}.bias"] = torch.tensor([-50.0, 50.0] if has_object else [50.0, -50.0])
+    save_checkpoint(ckpt, payload)
     onnx_path = export_model(ckpt, "onnx", tmp_path / "cgm.onnx")
     ref, out = _eager_and_onnx(ckpt, onnx_path, (2, 3, 40, 56))
     assert np.abs(out - ref).max() <= TOLERANCE
+    assert (ref == -20.0).all() != has_object and not (has_object and (ref == -20.0).any())
 
 
 def test_pruned_unet_sharp_drops_deep_supervision(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:

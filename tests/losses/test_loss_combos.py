@@ -67,12 +67,14 @@ def test_unetsharp_multiclass_uses_softmax_terms() -> None:
     assert [type(m) for m in loss.losses] == [FocalLoss, DiceLoss, LovaszSoftmaxLoss]
 
 
-def test_deep_supervision_resizes_ground_truth_nearest_and_averages() -> None:
+def test_deep_supervision_max_pools_ground_truth_and_averages() -> None:
     g = torch.Generator().manual_seed(1)
     target = torch.randint(0, 2, (2, 8, 8), generator=g)
     full, half = torch.randn(2, 1, 8, 8, generator=g), torch.randn(2, 1, 4, 4, generator=g)
     base = DiceLoss()
-    expected_half = base(half, target[:, ::2, ::2])  # PyTorch nearest at scale 1/2 samples even pixels
+    pooled = F.max_pool2d(target[:, None].float(), 2)[:, 0].long()  # UNet# Fig. 2: MaxPool2d, "d x2"
+    assert not torch.equal(pooled, target[:, ::2, ::2])  # differs from nearest sampling on this target
+    expected_half = base(half, pooled)
     ds = DeepSupervisionLoss(base)
     torch.testing.assert_close(ds([half, full], target), (expected_half + base(full, target)) / 2)
     weighted = DeepSupervisionLoss(base, weights=[1.0, 3.0])([half, full], target)
@@ -80,6 +82,8 @@ def test_deep_supervision_resizes_ground_truth_nearest_and_averages() -> None:
     torch.testing.assert_close(ds(full, target), base(full, target))  # a single tensor passes through
     with pytest.raises(ValueError, match="2 deep-supervision weights for 3"):
         DeepSupervisionLoss(base, weights=[1, 1])([full, full, full], target)
+    with pytest.raises(ValueError, match="larger than the ground truth"):
+        ds([torch.randn(2, 1, 16, 16), full], target)
 
 
 def test_classification_guidance_loss_targets_mask_non_empty() -> None:

@@ -171,6 +171,31 @@ def test_concat_channels_and_same_size(up: str) -> None:
     assert len(sizes) == 9 and all(size_in == size_out for size_in, size_out in sizes)
 
 
+def test_paper_preset_keeps_256_at_the_deepest_up_conv_and_half_halves_it() -> None:
+    """The text (Background) halves the channels at every up-convolution; at 3.7M the deepest keeps 256."""
+    paper = meta_model("paper")
+    assert [(s.up.in_channels, s.up.out_channels) for s in paper.decoder] == [
+        (256, 256),
+        (256, 128),
+        (128, 64),
+        (64, 32),
+    ]
+    with torch.device("meta"):
+        half = unetzoo.create_model("pyconv_unet", up_width="half")
+        plain_half = unetzoo.create_model("pyconv_unet", preset="plain", up_width="half")
+    assert [(s.up.in_channels, s.up.out_channels) for s in half.decoder] == [
+        (256, 128),
+        (256, 128),
+        (128, 64),
+        (64, 32),
+    ]
+    assert half.decoder[0].conv[0][0].in_channels == 128 + 256  # [up, skip]
+    assert sum(p.numel() for p in half.parameters()) == 3_349_569  # -9.5% vs the paper's 3.7M
+    assert sum(p.numel() for p in plain_half.parameters()) == PARAMS["plain"]  # doubling widths: the same net
+    out = PyConvUNet(3, 1, widths=(32, 64, 64), levels=(4, 3, 2), up_width="half")(torch.randn(2, 3, 16, 16))
+    assert out.shape == (2, 1, 16, 16)
+
+
 def test_bottleneck_unit() -> None:
     unit = PyConvUnit(128, 64, 3, "pyconvresnet", expansion=2)
     reduce, _, _, pyconv, _, _, expand, _, _ = unit
@@ -190,6 +215,7 @@ def test_bottleneck_bilinear_variant_runs() -> None:
     [
         ({"levels": (4, 4)}, "one levels entry per width"),
         ({"up": "nearest"}, "unknown up"),
+        ({"up_width": "quarter"}, "up_width"),
         ({"expansion": 3}, "expansion 3"),
         ({"split": "pyconvresnet"}, "16 groups"),  # 32 channels cannot take 4 x 8 with 16 groups
     ],

@@ -1,4 +1,4 @@
-"""SD-UNet (docs/models-spec.md Sec. 3): parameter target, weight standardisation, WS folding, structure."""
+"""SD-UNet (Gadosey et al. 2020): parameter target, blocks of Sec. 3.2, weight standardisation (Sec. 2.3), folding."""
 
 from __future__ import annotations
 
@@ -25,8 +25,23 @@ def model() -> nn.Module:
 
 def test_params_exact(model: nn.Module) -> None:
     params = sum(p.numel() for p in model.parameters())
-    assert params == 3_903_237  # spec rebuild; paper "3.9M"
+    assert params == 3_903_237  # Table 1: "3.9M"
     assert abs(params - 3.90e6) / 3.90e6 < 0.005
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "params"),
+    [
+        ({"preset": "literal"}, 2_851_991),  # Sec. 3.2 as written: far from 3.9M, because of encoder Block5
+        ({"bottleneck": "layer"}, 2_842_373),
+        ({"last_blocks": 2}, 3_912_837),
+        ({"prediction": "separable"}, 3_903_255),
+        ({"last_blocks": 2, "prediction": "separable"}, 3_912_855),  # decoder Block 5 as written: still 3.9M
+    ],
+)
+def test_params_of_the_readings_as_written(kwargs: dict[str, object], params: int) -> None:
+    with torch.device("meta"):
+        assert sum(p.numel() for p in unetzoo.create_model("sd_unet", **kwargs).parameters()) == params
 
 
 def test_paper_preset_is_default(model: nn.Module) -> None:
@@ -35,9 +50,12 @@ def test_paper_preset_is_default(model: nn.Module) -> None:
 
 
 def test_conv_macs() -> None:
-    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of the spec's ~29.7 G "conv" at 1x512x512."""
+    """Conv MACs scale with the pixel count: 64 x 64 is 1/64 of ~29.6 G "conv" at 1x512x512 (the preset as
+    written: 30.9 G)."""
     macs = profile(unetzoo.create_model("sd_unet"), (1, 1, 64, 64), memory=False).macs * 64
-    assert macs == pytest.approx(29.7e9, rel=0.02)
+    assert macs == pytest.approx(29.6e9, rel=0.02)
+    literal = unetzoo.create_model("sd_unet", preset="literal")
+    assert profile(literal, (1, 1, 64, 64), memory=False).macs * 64 == pytest.approx(30.9e9, rel=0.02)
 
 
 def test_standardize_weight_math() -> None:
@@ -47,8 +65,11 @@ def test_standardize_weight_math() -> None:
     flat = ws.flatten(1)
     torch.testing.assert_close(flat.mean(1), torch.zeros(8), atol=1e-6, rtol=0)
     torch.testing.assert_close(flat.std(1, correction=0), torch.ones(8), atol=1e-5, rtol=0)
-    expected = (w - w.mean((1, 2, 3), keepdim=True)) / (w.var((1, 2, 3), keepdim=True, correction=0) + WS_EPS).sqrt()
+    # SD-UNet Sec. 2.3: (W - mu) / (sigma + eps), eps added to the std, not under the square root
+    expected = (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True, correction=0) + WS_EPS)
     torch.testing.assert_close(ws, expected)
+    tiny = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 2, 2) * 1e-5  # sigma = eps: the std is halved
+    torch.testing.assert_close(standardize_weight(tiny).flatten(1).std(1, correction=0), torch.tensor([0.5]))
 
 
 def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
@@ -60,10 +81,10 @@ def test_depthwise_kernels_standardised_in_model(model: nn.Module) -> None:
         flat = standardize_weight(conv.weight).flatten(1)  # one row per filter: its k*k taps
         assert flat.shape[1] == conv.kernel_size[0] * conv.kernel_size[1]
         assert flat.mean(1).abs().max() < 1e-5
-        # unit std up to the eps term: exactly sqrt(var / (var + eps)), 1 - eps / (2 var)
-        var = conv.weight.detach().flatten(1).var(1, correction=0)
+        # unit std up to the eps term: exactly sigma / (sigma + eps)
+        sigma = conv.weight.detach().flatten(1).std(1, correction=0)
         std = flat.detach().std(1, correction=0)
-        torch.testing.assert_close(std, (var / (var + conv.eps)).sqrt())
+        torch.testing.assert_close(std, sigma / (sigma + conv.eps))
         assert (std - 1).abs().max() < 1e-2
 
 
@@ -120,11 +141,15 @@ def test_separable_conv_keeps_size(kernel_size: int) -> None:
     assert conv(torch.randn(1, 4, 9, 10)).shape == (1, 6, 9, 10)
 
 
-def test_structure(model: nn.Module) -> None:
-    """First conv standard; every other conv depthwise-separable except the final 1x1 classifier."""
+def separable_and_plain(model: nn.Module) -> tuple[list[SeparableConv2d], list[nn.Conv2d]]:
     separable = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
     inside = {id(c) for s in separable for c in s.modules()}
-    plain = [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
+    return separable, [m for m in model.modules() if isinstance(m, nn.Conv2d) and id(m) not in inside]
+
+
+def test_structure(model: nn.Module) -> None:
+    """First conv standard; every other conv depthwise-separable except the final 1x1 classifier (skeleton)."""
+    separable, plain = separable_and_plain(model)
     stem, classifier = plain
     assert stem is next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     assert (stem.in_channels, stem.out_channels, stem.kernel_size, stem.groups) == (1, 64, (3, 3), 1)
@@ -136,6 +161,28 @@ def test_structure(model: nn.Module) -> None:
     # 2 per SD block (4 encoder + 4 decoder), 4 up-convs (2x2), 1 head conv3x3 -> 2
     assert len(separable) == 21
     assert sorted(s.depthwise.kernel_size[0] for s in separable).count(2) == 4
+
+
+def test_literal_preset_follows_sec_3_2() -> None:
+    """Every conv but the first depthwise-separable, prediction layer included; encoder Block5 one separable
+    layer with dropout; decoder Block 5 two SD blocks and two separable layers."""
+    model = unetzoo.create_model("sd_unet", preset="literal")
+    separable, plain = separable_and_plain(model)
+    assert plain == [model.stem[0]]
+    # 2 per SD block (3 encoder, 4 + 1 decoder), the Block5 layer, 4 up-convs, the layer to 2, the prediction
+    assert len(separable) == 23
+    prediction = model.head[-1]
+    assert isinstance(prediction, SeparableConv2d) and isinstance(prediction.depthwise, WSConv2d)
+    assert (prediction.depthwise.in_channels, prediction.depthwise.kernel_size) == (2, (3, 3))
+    block5 = [model.decoder[-1], model.tail]  # "Two SD-UNet blocks"
+    assert [(b[0][0].depthwise.in_channels, b[1][0].pointwise.out_channels) for b in block5] == [(128, 64), (64, 64)]
+    layer, dropout = model.encoder[-1]  # "A final depthwise separable layer with a dropout layer"
+    assert isinstance(layer[0], SeparableConv2d) and isinstance(layer[1], nn.ReLU) and dropout.p == 0.5
+    assert (layer[0].depthwise.in_channels, layer[0].pointwise.out_channels) == (512, 1024)
+    assert len([m for m in model.modules() if isinstance(m, nn.GroupNorm)]) == 9  # Block1, 3 down, 5 up
+    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+    with pytest.raises(ValueError, match="bottleneck must be one of"):
+        unetzoo.create_model("sd_unet", bottleneck="pair")
 
 
 def test_norm_and_dropout(model: nn.Module) -> None:
@@ -152,3 +199,10 @@ def test_outputs_logits() -> None:
     assert not any(isinstance(m, nn.Sigmoid | nn.Softmax) for m in model.modules())
     with torch.no_grad():
         assert model(torch.randn(1, 1, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_widths_set_depth_and_channels() -> None:
+    small = unetzoo.create_model("sd_unet", widths=(32, 64, 96))
+    assert small.input_multiple == 4 and len(small.encoder) == len(small.decoder) == 2
+    assert small.stem[0].out_channels == 32 and small.encoder[-1][0][0].pointwise.out_channels == 96
+    assert small(torch.randn(2, 1, 20, 28)).shape == (2, 1, 20, 28)

@@ -1,4 +1,4 @@
-"""U-Lite (docs/models-spec.md Sec. 6): exact parameters, block structure and block maths."""
+"""U-Lite (Dinh et al. 2023; block layout of the authors' code): exact parameters, block structure and maths."""
 
 from __future__ import annotations
 
@@ -167,3 +167,12 @@ def test_bottleneck() -> None:
     r = neck.reduce(x)
     cat = torch.cat([r, *(b(r) for b in neck.branches)], dim=1)
     torch.testing.assert_close(neck(x), F.gelu(neck.expand(neck.norm(cat))))
+
+
+def test_widths_set_depth_and_channels() -> None:
+    model = unetzoo.create_model("ulite", in_channels=1, widths=(8, 16, 32, 64))
+    assert model.input_multiple == 8 and len(model.encoder) == len(model.decoder) == 3
+    assert [b.pw.out_channels for b in model.encoder] == [16, 32, 64] and model.bottleneck.expand.in_channels == 64
+    assert model(torch.randn(2, 1, 20, 28)).shape == (2, 1, 20, 28)
+    with pytest.raises(ValueError, match="must divide into 4 branches"):
+        unetzoo.create_model("ulite", widths=(8, 18))

@@ -1,4 +1,4 @@
-"""U-Net and wide U-Net: exact parameter targets, overlap-tile size math, MAC targets (models-spec.md Sec. 1-2)."""
+"""U-Net and wide U-Net: exact parameter targets, overlap-tile size math, MAC targets (docs/models.md)."""
 
 from __future__ import annotations
 

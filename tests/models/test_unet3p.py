@@ -1,4 +1,4 @@
-"""UNet 3+ (docs/models-spec.md §1 row B2, §7) and the shared classification-guided module."""
+"""UNet 3+ (Huang et al., ICASSP 2020): exact parameters, full-scale deep supervision, its CGM (Sec. 2.3)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_cgm_sets_class_logits_and_trains() -> None:
 
 
 @pytest.mark.parametrize("has_object", [True, False])
-def test_cgm_gates_model_output_in_eval(has_object: bool) -> None:
+def test_trained_cgm_gates_model_output_in_eval(has_object: bool) -> None:
     torch.manual_seed(0)
     guided = UNet3Plus(1, 1, cgm=True).eval()
     plain = UNet3Plus(1, 1).eval()
@@ -68,18 +68,32 @@ def test_cgm_gates_model_output_in_eval(has_object: bool) -> None:
         conv.weight.zero_()
         conv.bias.copy_(torch.tensor([0.0, 1.0] if has_object else [1.0, 0.0]))
         x = torch.randn(1, 1, 32, 32)
+        torch.testing.assert_close(guided(x), plain(x), rtol=0, atol=0)  # untrained: never gates
+        guided.cgm.mark_trained()
         out = guided(x)
         expected = plain(x) if has_object else torch.full_like(out, guided.cgm.no_object_logit)
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
 
 
-def test_cgm_gate_is_per_image_and_eval_only() -> None:
+def test_cgm_gate_is_per_image_eval_only_and_trained_only() -> None:
     cgm = ClassificationGuidance(8)
     seg = torch.randn(2, 3, 4, 4)
     class_logits = torch.tensor([[2.0, -1.0], [-1.0, 2.0]])  # image 0: no object; image 1: object
+    assert torch.equal(cgm.eval().gate(seg, class_logits), seg)  # not trained yet
+    cgm.mark_trained()
     assert torch.equal(cgm.train().gate(seg, class_logits), seg)
     gated = cgm.eval().gate(seg, class_logits)
     assert torch.equal(gated[1], seg[1])
     assert torch.equal(gated[0], torch.full_like(seg[0], cgm.no_object_logit))
     assert torch.sigmoid(gated[0]).max() < 1e-8  # empty mask at any threshold
-    assert cgm(torch.randn(2, 8, 5, 7)).shape == (2, 2)
+    assert cgm("final", torch.randn(2, 8, 5, 7)).shape == (2, 2)
+
+
+@pytest.mark.parametrize("widths", [(8, 16, 32), (8, 16, 32, 64)])
+def test_widths_set_depth(widths: tuple[int, ...]) -> None:
+    model = UNet3Plus(1, 2, widths=widths, deep_supervision=True, cgm=True)
+    assert model.input_multiple == 2 ** (len(widths) - 1)
+    assert len(model.decoder) == len(widths) - 1 and model.head.in_channels == 64 * len(widths)
+    outs = model(torch.randn(2, 1, 24, 20))
+    assert len(outs) == len(widths) and all(o.shape == (2, 2, 24, 20) for o in outs)
+    assert model.last_class_logits is not None and model.last_class_logits.shape == (2, 2)

@@ -1,4 +1,4 @@
-"""UNet++: exact parameter targets, nested node wiring, deep-supervision heads (models-spec.md Sec. 1, 7)."""
+"""UNet++: exact parameter targets, nested node wiring, deep-supervision heads (docs/models.md)."""
 
 from __future__ import annotations
 

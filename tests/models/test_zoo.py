@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import unetzoo
-from unetzoo.models import get_entry
+from unetzoo.losses import training_losses
+from unetzoo.models import get_entry, registry
 
 MODELS = unetzoo.list_models()
 
@@ -75,11 +76,18 @@ def test_deterministic_under_seed(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in MODELS if type(unetzoo.create_model(n)).supports.deep_supervision])
 def test_deep_supervision_outputs(name: str) -> None:
+    """Side outputs come at full resolution, or at a branch's own scale (UNet# Fig. 2), and the training loss
+    compares every one of them with the ground truth."""
     model = unetzoo.create_model(name, in_channels=1, classes=2, deep_supervision=True)
     x = torch.randn(2, 1, 40, 56)
     outs = model.train()(x)
     assert isinstance(outs, list) and len(outs) >= 2
-    assert all(o.shape == (2, 2, 40, 56) for o in outs)
+    assert outs[-1].shape == (2, 2, 40, 56)
+    assert all(o.shape[:2] == (2, 2) and o.shape[2] <= 40 and o.shape[3] <= 56 for o in outs)
+    _, loss_fn = training_losses("ce+dice", "multiclass", model)
+    loss = loss_fn(outs, torch.randint(0, 2, (2, 40, 56)))
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters() if p.requires_grad)
     with torch.no_grad():
         final = model.eval()(x)
     assert isinstance(final, torch.Tensor) and final.shape == (2, 2, 40, 56)
@@ -113,3 +121,27 @@ def test_unknown_model_is_a_clear_error() -> None:
 def test_unknown_preset_is_a_clear_error() -> None:
     with pytest.raises(unetzoo.UnetzooError, match="no preset"):
         unetzoo.create_model(MODELS[0], preset="does-not-exist")
+
+
+def test_unknown_option_is_a_clear_error() -> None:
+    with pytest.raises(unetzoo.UnetzooError, match=r"cannot build 'ulite' with options .*'no_such_option'"):
+        unetzoo.create_model("ulite", no_such_option=1)
+
+
+def test_type_error_inside_a_constructor_is_not_called_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a call the signature rejects is the user's fault; a TypeError raised by the constructor is a bug."""
+
+    def broken(in_channels: int = 1, classes: int = 1) -> unetzoo.SegmentationModel:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    monkeypatch.setitem(registry._REGISTRY, "broken", registry.ModelEntry("broken", broken, "test", {"default": {}}))
+    with pytest.raises(TypeError, match="unsupported operand") as info:
+        unetzoo.create_model("broken")
+    assert not isinstance(info.value, unetzoo.UnetzooError)
+    with pytest.raises(unetzoo.UnetzooError, match="cannot build 'broken'"):
+        unetzoo.create_model("broken", widths=(8, 16))
+
+
+def test_deep_supervision_on_a_model_without_heads_is_a_clear_error() -> None:
+    with pytest.raises(unetzoo.UnetzooError, match=r"'ulite' has no deep-supervision heads.*unet3p, unet_sharp"):
+        unetzoo.create_model("ulite", deep_supervision=True)

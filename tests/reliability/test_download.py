@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import stat
 import tarfile
 import threading
@@ -160,3 +161,17 @@ def test_non_archive_and_non_empty_target_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UnetzooError, match="not an empty folder"):
         extract(archive, tmp_path / "full")
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_downloads_and_unpacked_folders_follow_the_umask(www: tuple[Path, str], tmp_path: Path) -> None:
+    """Not mkstemp's 0600 nor mkdtemp's 0700: under umask 022 a colleague can read the data."""
+    root, base = www
+    archive = make_tar(root / "ds.bin", GOOD[:3])
+    old = os.umask(0o022)
+    try:
+        got = download(f"{base}/ds.bin", tmp_path / "ds.tar.gz", _sha(archive))
+        target = extract(got, tmp_path / "ds")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(got.stat().st_mode) == 0o644
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755

@@ -19,7 +19,7 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from unetzoo.data.problems import DataError, fail
+from unetzoo.data.problems import DataError, Problem, fail
 
 MAX_PIXELS = 8192 * 8192
 """Largest image (height x width, per slice) read or even header-checked further: 67,108,864 pixels."""
@@ -56,11 +56,19 @@ class ImageInfo:
     palette: bool = False
 
 
-def _too_big(path: str | os.PathLike[str], size: str) -> DataError:
-    return fail(
-        path,
-        f"image header claims {size}, over the {MAX_PIXELS:,}-pixel limit (decompression-bomb guard)",
-        "tile or downscale the image, or check that the file is not corrupt",
+class PixelLimitError(DataError):
+    """An image header claims more than :data:`MAX_PIXELS` pixels; ``size`` is the claim (``"HxW (HxW) pixels"``
+    or ``"N pixels"``), so a caller with a lower limit of its own (``unetzoo serve``) can name that one instead."""
+
+    def __init__(self, problem: Problem, size: str) -> None:
+        super().__init__(problem)
+        self.size = size
+
+
+def _too_big(path: str | os.PathLike[str], size: str) -> PixelLimitError:
+    what = f"image header claims {size}, over the {MAX_PIXELS:,}-pixel limit (decompression-bomb guard)"
+    return PixelLimitError(
+        fail(path, what, "tile or downscale the image, or check that the file is not corrupt").problem, size
     )
 
 

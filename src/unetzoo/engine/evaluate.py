@@ -18,6 +18,7 @@ from unetzoo.data import open_source
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.sliding_window import probabilities
 from unetzoo.errors import UnetzooError
+from unetzoo.layers.cgm import Guidance
 from unetzoo.metrics import compute_all
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.resample import resize_labels
@@ -65,6 +66,7 @@ def evaluate_images(
     num_classes = max(2, segmenter.model.classes)
     rows: list[dict[str, Any]] = []
     model = segmenter.model
+    guided = _guidance(model) is not None  # a model with a classification-guided module: report its accuracy
     for i in indices:
         image, mask = source.load(i)
         row: dict[str, Any] = {"id": source.ids[i]}
@@ -79,8 +81,28 @@ def evaluate_images(
             probs = segmenter.probabilities(image, source=source.image_path(i) or source.ids[i])
         pred = segmenter.labels(probs).numpy()
         row.update(compute_all(pred, mask, num_classes=num_classes, em=em))
+        if guided:
+            row["cgm_accuracy"] = cgm_agrees(segmenter, image, mask)
         rows.append(row)
     return EvalResult(aggregate(rows), rows)
+
+
+def _guidance(model: torch.nn.Module) -> Guidance | None:
+    guidance = getattr(getattr(model, "inner", model), "cgm", None)  # inner: a model wrapped by OnDevice
+    return guidance if isinstance(guidance, Guidance) else None
+
+
+def cgm_agrees(segmenter: Segmenter, image: np.ndarray, mask: np.ndarray) -> float:
+    """1.0 if the model's classification-guided module (UNet 3+ / UNet# Sec. 2.3) says what ``mask`` says (some
+    object, or none), else 0.0; one whole-image forward. Its mean over images is ``cgm_accuracy``."""
+    guidance = _guidance(segmenter.model)
+    assert guidance is not None, "cgm_agrees needs a model with a classification-guided module"
+    x = torch.from_numpy(np.ascontiguousarray(segmenter.preprocess(image)))[None]
+    with torch.inference_mode():
+        segmenter.model(x)
+    scores = guidance.final_scores()
+    assert scores is not None
+    return float(bool(scores[0].argmax() == 1) == bool((mask > 0).any()))
 
 
 def evaluate(

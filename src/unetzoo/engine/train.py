@@ -49,7 +49,7 @@ from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
-from unetzoo.losses import DeepSupervisionLoss, build_loss
+from unetzoo.losses import training_losses
 from unetzoo.models import create_model
 from unetzoo.planning import DEFAULT_BUDGET, Plan, load_plan, make_plan
 from unetzoo.utils.atomic import atomic_write_text
@@ -239,8 +239,8 @@ class Trainer:
         self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
         mode = "binary" if self.binary else "multiclass"
-        self.val_loss_fn = build_loss(c.loss, mode)
-        self.loss_fn = DeepSupervisionLoss(self.val_loss_fn) if c.deep_supervision else self.val_loss_fn
+        # deep supervision as built (flag or preset), plus the CGM's BCE for a model with one (issue #14)
+        self.val_loss_fn, self.loss_fn = training_losses(c.loss, mode, self.model)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if c.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
@@ -502,7 +502,7 @@ class _NoBar:
 
 
 def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
+    if not (enabled and sys.stderr.isatty()):  # redirected to a file: the per-epoch line of _log is the progress
         return _NoBar()
     from tqdm import tqdm
 

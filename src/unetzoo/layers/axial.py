@@ -1,10 +1,12 @@
 """Axial depthwise convolution and the U-Lite blocks built on it.
 
 U-Lite (Dinh et al., "1M parameters are enough? A lightweight CNN-based model for medical image
-segmentation", APSIPA ASC 2023, arXiv 2306.16103): the axial depthwise convolution replaces a k x k
-depthwise kernel by a k x 1 and a 1 x k one plus an identity; the encoder and decoder use k = 7, the
-bottleneck three dilated k = 3 branches. Block layouts follow the authors' code (duong-db/U-Lite,
-``models/ULite.py``), as written down in docs/models-spec.md Sec. 6; this is our own implementation.
+segmentation", APSIPA ASC 2023, arXiv 2306.16103; abstract): "Axial Depthwise Convolutions with kernels 7x7 in
+both the encoder and decoder" and "several Axial Dilated Depthwise Convolutions with filters 3x3 for the
+bottleneck". The axial depthwise convolution replaces a k x k depthwise kernel by a k x 1 and a 1 x k one plus
+an identity. The abstract is all the project's copy of the paper holds: the block layouts (where the 1x1
+convs, pooling, BatchNorm and GELU sit) follow the authors' code (duong-db/U-Lite, ``models/ULite.py``); this
+is our own implementation.
 """
 
 from __future__ import annotations

@@ -42,6 +42,17 @@ def norm_factory(norm: str | None) -> NormFactory:
     raise ValueError(f"unknown norm {norm!r}; use 'batch', 'group' or 'none'")
 
 
+def norm_act(channels: int, norm: NormFactory = batch_norm, act: type[nn.Module] | None = nn.ReLU) -> list[nn.Module]:
+    """The norm -> activation pair that follows a convolution (no module for ``no_norm`` or ``act=None``).
+
+    For convolutions that are not a plain ``nn.Conv2d`` (pyramidal, separable, ...); :class:`ConvNormAct` uses it.
+    """
+    layers = [norm(channels)]
+    if act is not None:
+        layers.append(act(inplace=True) if act in (nn.ReLU, nn.ReLU6) else act())
+    return [m for m in layers if not isinstance(m, nn.Identity)]
+
+
 class ConvNormAct(nn.Sequential):
     """Conv2d -> norm -> activation.
 
@@ -72,13 +83,10 @@ class ConvNormAct(nn.Sequential):
             padding = kernel_size // 2 * dilation
         elif padding == "valid":
             padding = 0
-        layers: list[nn.Module] = [
+        super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias=bias),
-            norm(out_channels),
-        ]
-        if act is not None:
-            layers.append(act(inplace=True) if act in (nn.ReLU, nn.ReLU6) else act())
-        super().__init__(*(m for m in layers if not isinstance(m, nn.Identity)))
+            *norm_act(out_channels, norm, act),
+        )
 
 
 class DoubleConv(nn.Sequential):

@@ -45,6 +45,18 @@ def crop(x: torch.Tensor, top: int, left: int, height: int, width: int) -> torch
     return x[..., top : top + height, left : left + width]
 
 
+def crop_scaled(
+    x: torch.Tensor, padded: tuple[int, int] | torch.Size, top: int, left: int, height: int, width: int
+) -> torch.Tensor:
+    """:func:`crop` of an output at ``1/s`` of the ``padded`` input's size (``s`` = padded // output size): the
+    cells covering input rows ``top .. top+height-1`` (and columns likewise); ``s = 1`` is a plain crop."""
+    sy, sx = padded[0] // x.shape[-2], padded[1] // x.shape[-1]
+    if sy == sx == 1:
+        return crop(x, top, left, height, width)
+    y0, x0 = top // sy, left // sx
+    return crop(x, y0, x0, -(-(top + height) // sy) - y0, -(-(left + width) // sx) - x0)
+
+
 def center_crop_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Centre-crop ``x`` to the spatial size of ``like`` (the skip crop of the valid-conv U-Net)."""
     dh = x.shape[-2] - like.shape[-2]

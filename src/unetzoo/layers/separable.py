@@ -4,9 +4,10 @@
   MobileNetV1 (Howard et al. 2017, Sec. 3.1) and Keras ``SeparableConv2D``; SD-UNet (Gadosey et al.,
   Diagnostics 2020) uses it for every convolution but the first.
 * ``WSConv2d``: weight standardisation (Qiao et al. 2019, "Micro-Batch Training with Batch-Channel
-  Normalization and Weight Standardization", arXiv 1903.10520): each filter is standardised over its
-  fan-in, ``w <- (w - mean) / sqrt(var + eps)`` with the biased (population) variance and
-  ``eps = WS_EPS`` (the authors' code adds 1e-5 to the unbiased std instead; SD-UNet does not say).
+  Normalization and Weight Standardization", arXiv 1903.10520), in the form SD-UNet writes it (Sec. 2.3):
+  each filter is standardised over its fan-in, ``w <- (w - mu) / (sigma + eps)``, with the population
+  standard deviation (what Keras/TensorFlow, SD-UNet's framework, compute) and ``eps = WS_EPS``. (Qiao et al.'s
+  paper puts eps under the square root, ``sqrt(var + eps)``; their code adds 1e-5 to the unbiased std.)
   For a depthwise kernel the fan-in is only its k*k taps.
 * ``fold_weight_standardization``: a copy of a module whose ``WSConv2d`` layers are plain ``nn.Conv2d``
   holding the standardised weights, numerically equivalent, for inference and export (no per-call
@@ -22,16 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WS_EPS = 1e-6
-"""Added to the per-filter variance before the square root (timm ``StdConv2d``'s default). Depthwise
-filters have only 4-9 taps, so some have a tiny variance at init (~1e-4): with eps = 1e-5 their
-standardised std falls visibly short of 1 (by up to ~4% in SD-UNet at init), with 1e-6 by < 0.5%."""
+WS_EPS = 1e-5
+"""The epsilon of SD-UNet's ``(W - mu) / (sigma + eps)`` (Sec. 2.3), which gives no value: Qiao et al.'s released
+code's 1e-5. Depthwise filters have only 4-9 taps, so some have a small std at init (~1e-2): their
+standardised std is then sigma / (sigma + eps), short of 1 by about 0.1%."""
 
 
 def standardize_weight(weight: torch.Tensor, eps: float = WS_EPS) -> torch.Tensor:
-    """Standardise each output filter of a conv weight (O, I/groups, kH, kW) over its fan-in."""
-    var, mean = torch.var_mean(weight, dim=(1, 2, 3), keepdim=True, correction=0)
-    return (weight - mean) * torch.rsqrt(var + eps)
+    """Standardise each output filter of a conv weight (O, I/groups, kH, kW) over its fan-in:
+    ``(w - mu) / (sigma + eps)`` with the population std (SD-UNet Sec. 2.3)."""
+    std, mean = torch.std_mean(weight, dim=(1, 2, 3), keepdim=True, correction=0)
+    return (weight - mean) / (std + eps)
 
 
 class WSConv2d(nn.Conv2d):

@@ -9,6 +9,7 @@ With several skips it is a UNet++ node X^{i,j} = H([X^{i,0}, ..., X^{i,j-1}, U(X
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -39,11 +40,33 @@ class Encoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features: list[torch.Tensor] = []
-        for stage in self.stages:
-            x = stage(self.pool(x) if features else x)
-            features.append(x)
-        return features
+        return contract(self.stages, self.pool, x)
+
+
+def contract(stages: Iterable[nn.Module], pool: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Run a contracting path (Ronneberger et al. 2015, Sec. 2): the first stage on ``x``, then ``pool`` and
+    the next stage, and so on; returns every stage's output, shallowest first (the last is the bottleneck).
+
+    Shared by :class:`Encoder` and the encoders built of other blocks (attention U-Net, PyConvU-Net)."""
+    features: list[torch.Tensor] = []
+    for stage in stages:
+        x = stage(pool(x) if features else x)
+        features.append(x)
+    return features
+
+
+def up_sampler(up: str, deep_channels: int, out_channels: int) -> tuple[nn.Module, int]:
+    """The x2 upsampling of an expanding-path step and the channels it yields.
+
+    ``'transpose'``: a 2x2 stride-2 up-convolution to ``out_channels`` (Ronneberger et al. 2015, Sec. 2:
+    "up-convolution that halves the number of feature channels" when ``out_channels`` is half the input);
+    ``'bilinear'``: parameter-free x2 bilinear upsampling (align_corners=True) keeping ``deep_channels``.
+    """
+    if up == "transpose":
+        return nn.ConvTranspose2d(deep_channels, out_channels, 2, stride=2), out_channels
+    if up == "bilinear":
+        return nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), deep_channels
+    raise ValueError(f"unknown up {up!r}; use 'transpose' or 'bilinear'")
 
 
 class UpBlock(nn.Module):
@@ -73,15 +96,7 @@ class UpBlock(nn.Module):
         norm: NormFactory = batch_norm,
     ) -> None:
         super().__init__()
-        self.up: nn.Module
-        if up == "transpose":
-            self.up = nn.ConvTranspose2d(deep_channels, out_channels, 2, stride=2)
-            up_channels = out_channels
-        elif up == "bilinear":
-            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-            up_channels = deep_channels
-        else:
-            raise ValueError(f"unknown up {up!r}; use 'transpose' or 'bilinear'")
+        self.up, up_channels = up_sampler(up, deep_channels, out_channels)
         self.conv = DoubleConv(skip_channels + up_channels, out_channels, padding=padding, norm=norm)
 
     def forward(self, deep: torch.Tensor, *skips: torch.Tensor) -> torch.Tensor:

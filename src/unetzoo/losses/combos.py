@@ -1,4 +1,4 @@
-"""Composite losses: the UNet# hybrid, deep supervision, and the classification-guided module's term."""
+"""Composite losses: the UNet# hybrid, deep supervision, and the classification-guided modules' term."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from unetzoo.losses.base import Loss, Mode, Reduction, WeightedSum, check_mode, check_reduction, prepare, reduce_loss
+from unetzoo.layers.cgm import ClassActivation, Guidance
+from unetzoo.losses.base import (
+    EPS,
+    Loss,
+    Mode,
+    Reduction,
+    WeightedSum,
+    check_mode,
+    check_reduction,
+    prepare,
+    reduce_loss,
+)
 from unetzoo.losses.dice import DiceLoss
 from unetzoo.losses.focal import FocalLoss
 from unetzoo.losses.lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
@@ -62,22 +73,28 @@ class UNetSharpLoss(WeightedSum):
         self.variant = variant
 
 
-def _resize_nearest(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Nearest-neighbour resize of an (N, H, W) or (N, 1, H, W) label map (labels stay labels)."""
+def _downscale_max(target: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Max-pool an (N, H, W) or (N, 1, H, W) label map to ``size`` (labels stay labels): a cell is foreground
+    when any of its pixels is (UNet# Fig. 2: "The MaxPool2d operation is used for down sampling")."""
     if tuple(target.shape[-2:]) == size:
         return target
+    if size[0] > target.shape[-2] or size[1] > target.shape[-1]:
+        raise ValueError(f"a deep-supervision output of {size} is larger than the ground truth {tuple(target.shape)}")
     planes = target if target.ndim == 4 else target.unsqueeze(1)
-    resized = F.interpolate(planes.float(), size=size, mode="nearest").to(target.dtype)
-    return resized if target.ndim == 4 else resized[:, 0]
+    pooled = F.adaptive_max_pool2d(planes.float(), size).to(target.dtype)
+    return pooled if target.ndim == 4 else pooled[:, 0]
 
 
 class DeepSupervisionLoss(Loss):
     """Weighted mean of ``loss`` over deep-supervision side outputs, ``sum_k w_k L(o_k, y_k) / sum_k w_k``.
 
-    As in UNet++ / UNet# training code: every side output is compared with the ground truth; a branch whose
-    spatial size differs from the ground truth gets the ground truth resized to its size (nearest neighbour,
-    so labels stay labels). unetzoo models return full-resolution side outputs, for which no resize happens.
-    A single tensor (eval mode, or a model without deep supervision) is passed straight to ``loss``.
+    Every side output is compared with the ground truth (UNet++ Sec. 2, UNet 3+ Sec. 2.2, UNet# Sec. 2.2). An
+    output smaller than the ground truth (UNet#'s branches at their own scale) is compared with the ground
+    truth max-pooled to its size, as UNet# Fig. 2 does ("d x2, d x4, d x8, d x16"): exactly ``MaxPool2d(s)``
+    when the size divides; otherwise adaptive max pooling, whose bins then only approximate the branch's
+    cells. With multi-class ids the largest id of a cell wins (and an ``ignore_index`` above the classes
+    spreads over its cell). A single tensor (eval mode, or a model without deep supervision) is passed
+    straight to ``loss``.
 
     Args:
         loss: the per-output loss (any scalar-reducing loss).
@@ -96,30 +113,52 @@ class DeepSupervisionLoss(Loss):
         if len(weights) != len(outputs):
             raise ValueError(f"{len(weights)} deep-supervision weights for {len(outputs)} outputs")
         total = sum(
-            w * self.loss(out, _resize_nearest(target, tuple(out.shape[-2:])))
+            w * self.loss(out, _downscale_max(target, tuple(out.shape[-2:])))
             for w, out in zip(weights, outputs, strict=True)
         )
         return total / sum(weights)  # type: ignore[operator]
 
 
-class ClassificationGuidanceLoss(Loss):
-    """BCE of the classification-guided module (CGM): does the image contain any foreground?
+def object_present(target: torch.Tensor, ignore_index: int | None = None) -> torch.Tensor:
+    """(N,) bool: does each ground-truth map hold any object pixel (> 0, not ``ignore_index``)?"""
+    foreground = target > 0
+    if ignore_index is not None:
+        foreground &= target != ignore_index
+    return foreground.flatten(1).any(dim=1)
 
-    Huang et al., "UNet 3+", ICASSP 2020, Sec. 2.3 (reused by UNet#): the CGM gives two scores per image,
-    column 0 = "no object", column 1 = "object present"; the target is the one-hot of
-    ``any(ground truth > 0)`` (non-background, non-ignored pixels), and the loss is the binary cross-entropy of
-    both columns.
+
+class ClassificationGuidanceLoss(Loss):
+    """BCE of a classification-guided module (CGM): does the image contain any foreground?
+
+    The CGM gives two scores per image, column 0 = "no object", column 1 = "object present"; the target is the
+    one-hot of ``any(ground truth > 0)`` (non-background, non-ignored pixels), and the loss is the binary
+    cross-entropy of both columns:
+
+    * ``activation="sigmoid"``: each column through a sigmoid, as UNet 3+ reads its CGM (Huang et al., ICASSP
+      2020, Sec. 2.3);
+    * ``activation="softmax"``: both through a softmax, as UNet# does (Qian et al. 2022, Sec. 2.3: "Softmax ...
+      optimized by the BCE loss"); the two columns' BCE are then equal, and equal to the two-class
+      cross-entropy, which is what is computed.
 
     Args:
-        from_logits: True for the pre-sigmoid scores unetzoo's CGM returns; False for sigmoid outputs.
+        activation: how the scores are read, see above.
+        from_logits: True for the pre-activation scores unetzoo's CGMs return; False for probabilities.
         ignore_index: target value that does not count as foreground.
         reduction: ``mean``/``sum`` over images, or ``none`` (N,) (each the mean over the two columns).
     """
 
     def __init__(
-        self, *, from_logits: bool = True, ignore_index: int | None = None, reduction: Reduction = "mean"
+        self,
+        *,
+        activation: ClassActivation = "sigmoid",
+        from_logits: bool = True,
+        ignore_index: int | None = None,
+        reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
+        if activation not in ("sigmoid", "softmax"):
+            raise ValueError(f"activation must be 'sigmoid' or 'softmax', got {activation!r}")
+        self.activation = activation
         self.from_logits = from_logits
         self.ignore_index = ignore_index
         self.reduction = check_reduction(reduction)
@@ -127,11 +166,47 @@ class ClassificationGuidanceLoss(Loss):
     def forward(self, class_scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if class_scores.ndim != 2 or class_scores.shape[1] != 2:
             raise ValueError(f"CGM scores must be (N, 2), got {tuple(class_scores.shape)}")
-        foreground = target > 0
-        if self.ignore_index is not None:
-            foreground &= target != self.ignore_index
-        present = foreground.flatten(1).any(dim=1).to(class_scores.dtype)
-        one_hot = torch.stack([1 - present, present], dim=1)
-        logits = class_scores if self.from_logits else torch.logit(class_scores, eps=1e-7)
-        loss = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none").mean(dim=1)
+        present = object_present(target, self.ignore_index)
+        if self.activation == "softmax":
+            logits = class_scores if self.from_logits else class_scores.clamp_min(EPS).log()
+            loss = F.cross_entropy(logits, present.long(), reduction="none")
+        else:
+            one_hot = torch.stack([~present, present], dim=1).to(class_scores.dtype)
+            logits = class_scores if self.from_logits else torch.logit(class_scores, eps=EPS)
+            loss = F.binary_cross_entropy_with_logits(logits, one_hot, reduction="none").mean(dim=1)
         return reduce_loss(loss, self.reduction)
+
+
+class GuidedLoss(Loss):
+    """Segmentation loss plus ``weight`` x the BCE of a model's classification-guided modules (CGMs).
+
+    ``loss(outputs, target) = segmentation(outputs, target) + weight * mean_k BCE_k``, the mean over the
+    CGMs that scored the last forward (UNet 3+: one; UNet#: one per output branch, Sec. 2.3), each with
+    :class:`ClassificationGuidanceLoss` in the CGMs' own reading (sigmoid or softmax). Each call under
+    autograd with the CGMs in training mode counts one training step of them (``guidance.mark_trained()``):
+    only trained CGMs gate a model's output in eval mode (:mod:`unetzoo.layers.cgm`).
+
+    Args:
+        segmentation: the loss of the segmentation outputs (a :class:`DeepSupervisionLoss` for side outputs).
+        guidance: the model's :class:`unetzoo.layers.cgm.Guidance` (shared with the model, not a copy).
+        weight: weight of the classification term (UNet 3+ adds it unweighted: 1).
+    """
+
+    def __init__(self, segmentation: nn.Module, guidance: Guidance, weight: float = 1.0) -> None:
+        super().__init__()
+        self.segmentation = segmentation
+        self.guidance = guidance
+        self.weight = float(weight)
+        self.classification = ClassificationGuidanceLoss(activation=guidance.activation)
+
+    def forward(self, outputs: torch.Tensor | Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        scores = list(self.guidance.scores.values())
+        if not scores:
+            raise RuntimeError("the model's CGMs scored nothing: call the model before the loss")
+        classification = sum(self.classification(s.float(), target) for s in scores) / len(scores)
+        if torch.is_grad_enabled() and self.guidance.training:
+            self.guidance.mark_trained()
+        return self.segmentation(outputs, target) + self.weight * classification  # type: ignore[operator]
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"

@@ -22,6 +22,7 @@ from torch import nn
 
 from unetzoo.layers.attention import AttentionGate
 from unetzoo.layers.conv import ConvNormAct, DoubleConv
+from unetzoo.layers.unet_blocks import contract
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
 
@@ -70,10 +71,7 @@ class AttentionUNet(SegmentationModel):
         self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for i, block in enumerate(self.encoder):
-            x = block(x if i == 0 else self.pool(x))
-            skips.append(x)
+        skips = contract(self.encoder, self.pool, x)
         x = skips.pop()
         for stage in self.decoder:
             x = stage(x, skips.pop())

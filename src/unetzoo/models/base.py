@@ -6,7 +6,10 @@ network (``forward_padded``):
 * any input size: H and W are mirror-padded up to ``input_multiple`` (or to the overlap-tile size for
   valid-convolution nets, via ``padding_for``) and the logits are cropped back to (N, classes, H, W);
 * deep supervision: in training mode with ``deep_supervision=True`` the model returns the list of side
-  outputs (full resolution, final output last); in eval mode only the final output;
+  outputs (final output last), each cropped like the final one: full resolution, or a branch's own scale
+  where its paper compares it with a max-pooled ground truth (UNet# Fig. 2); in eval mode only the final output;
+* classification guidance: :meth:`guidance` gives a model's classification-guided modules (``self.cgm``), whose
+  scores of the last forward :attr:`last_class_logits` shows;
 * capability flags (``Supports``) that tests, export and the CLI read;
 * layout: with ``channels_last`` (default; oneDNN's depthwise, grouped and most dense convolutions are
   faster in it on a CPU) the forward (training and inference, on a CPU, not under torch.compile/export, which
@@ -21,7 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from unetzoo.layers.padding import crop, mirror_pad, pad_amounts
+from unetzoo.layers.cgm import Guidance
+from unetzoo.layers.padding import crop, crop_scaled, mirror_pad, pad_amounts
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,13 @@ class SegmentationModel(nn.Module):
         relayout = self.runs_channels_last(x)
         if relayout:
             x = x.contiguous(memory_format=torch.channels_last)
+        guidance = self.guidance()
+        if guidance is not None:
+            guidance.scores.clear()  # only this forward's scores count
         out = self.forward_padded(x)
         oy, ox = self.output_offset(top, left)
         if isinstance(out, list):
-            return [crop(o, oy, ox, height, width) for o in out]
+            return [crop_scaled(o, x.shape[-2:], oy, ox, height, width) for o in out]
         out = crop(out, oy, ox, height, width)
         return out.contiguous() if relayout else out
 
@@ -108,6 +115,18 @@ class SegmentationModel(nn.Module):
     def forward_padded(self, x: torch.Tensor) -> Output:
         """Run the network on a size-valid input; return logits (or side outputs, see class doc)."""
         raise NotImplementedError
+
+    def guidance(self) -> Guidance | None:
+        """The model's classification-guided modules (``self.cgm``; UNet 3+ / UNet# Sec. 2.3), or None."""
+        cgm = getattr(self, "cgm", None)
+        return cgm if isinstance(cgm, Guidance) else None
+
+    @property
+    def last_class_logits(self) -> torch.Tensor | None:
+        """(N, 2) pre-activation CGM scores of the last forward for the returned output (column 1 = object
+        present), or None for a model without a CGM. ``torch.jit.trace`` does not record them."""
+        guidance = self.guidance()
+        return None if guidance is None else guidance.final_scores()
 
     def wants_side_outputs(self) -> bool:
         """True when forward must return the deep-supervision list (training mode with DS on)."""

@@ -9,6 +9,7 @@ defaults never override model defaults).
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +127,16 @@ def create_model(
         options["classes"] = classes
     options.setdefault("in_channels", 1)
     options.setdefault("classes", 1)
-    try:
-        return entry.builder(**options)
-    except TypeError as exc:  # unknown keyword: say which model and which options exist
+    supports = getattr(entry.builder, "supports", None)
+    if options.get("deep_supervision") and supports is not None and not supports.deep_supervision:
+        with_heads = [n for n in list_models() if getattr(_REGISTRY[n].builder, "supports", supports).deep_supervision]
+        raise UnetzooError(
+            f"model {name!r} has no deep-supervision heads; drop --deep-supervision, or pick one that has: "
+            f"{', '.join(with_heads)}",
+            exit_code=2,
+        )
+    try:  # unknown or missing keywords: say which model and which options exist
+        inspect.signature(entry.builder).bind(**options)
+    except TypeError as exc:
         raise UnetzooError(f"cannot build {name!r} with options {sorted(options)}: {exc}", exit_code=2) from exc
+    return entry.builder(**options)  # a TypeError raised inside the constructor is a bug: it propagates as is

@@ -1,12 +1,31 @@
 """SD-UNet (Gadosey et al., "SD-UNet: Stripping down U-Net for Segmentation of Biomedical Images on
 Platforms with Low Computational Budgets", Diagnostics 10(2):110, 2020).
 
-The zhixuhao/unet skeleton (widths 64..1024, same padding, dropout 0.5 at the two deepest levels,
-up step = upsample x2 + 2x2 conv + ReLU, head conv3x3 -> 2 + ReLU then 1x1) with the paper's changes:
-every convolution but the first is depthwise-separable, the depthwise kernels are weight-standardised,
-and each block ends with one GroupNorm. See docs/models-spec.md Sec. 3 for what is inferred (no author
-code exists): layer order conv -> ReLU -> GN, 32 groups, Keras "same" padding of the 2x2 up-conv.
-3,903,237 parameters at in 1 / classes 1.
+Sec. 3.2: "Except for the first convolution layer which has a standard convolution, all other convolution
+layers are made of depthwise separable convolution layers". An SD-UNet block is "two depthwise separable
+convolution layers, two activation layers, and one GN layer" (Fig. 5); "All depthwise (3 x 3) convolution
+layers are weight standardized" (Sec. 3.1), with W^ = (W - mu) / (sigma + eps) (Sec. 2.3, see
+:mod:`unetzoo.layers.separable`).
+
+* Encoder Block1: standard 3x3 conv, ReLU, GN. Blocks 2-3: SD block, max-pool. Block4: SD block, dropout,
+  max-pool. Block5 (the bottleneck): see ``bottleneck`` below.
+* Decoder Block1: a depthwise-separable up-convolution concatenated with Block4's dropout output; Blocks 2-4:
+  an SD block and a depthwise-separable up-convolution, concatenated with the encoder block; Block 5: "Two
+  SD-UNet blocks and two depthwise separable layers with the last one as the final prediction layer".
+
+Left open by the text, taken from the U-Net it strips down (zhixuhao/unet, the Keras U-Net whose 31.0M
+parameters divided by the abstract's "8x fewer parameters" give Table 1's 3.9M): widths 64..1024, same
+padding, dropout 0.5 (Block4 and the bottleneck), up step = nearest upsampling x2 + 2x2 conv halving the
+channels + ReLU, concatenation order [skip, up], a 2-channel layer before the prediction layer; layer order
+conv -> ReLU -> GN, 32 groups (Wu & He's default), Keras "same" padding of the 2x2 up-conv. No author code
+exists.
+
+3,903,237 parameters at in 1 / classes 1 (Table 1: 3.9M). Three places keep the skeleton's form; each reading
+as written is an option, all three together the preset ``literal`` (2,851,991 params; docs/models.md says why):
+encoder Block5, "A final depthwise separable layer with a dropout layer" (``bottleneck="layer"``: 2,842,373,
+27% under 3.9M), and decoder Block 5's two SD blocks (``last_blocks=2``: 3,912,837) and depthwise-separable
+prediction layer (``prediction="separable"``: +18), which hold 3.9M but measurably worsen INT8 export and
+layout agreement.
 
 The paper's "7.8M FLOPs" is 2 x params (a TF profiler artefact); the real cost is about 30 GMACs at
 1 x 512 x 512.
@@ -14,6 +33,7 @@ The paper's "7.8M FLOPs" is 2 x params (a TF profiler artefact); the real cost i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import cast
 
@@ -29,6 +49,8 @@ WIDTHS = (64, 128, 256, 512, 1024)
 GN_GROUPS = 32
 DROPOUT = 0.5
 DROPOUT_LEVELS = 2  # encoder Block4 and the bottleneck (zhixuhao drop4, drop5)
+BOTTLENECKS = ("block", "layer")
+PREDICTIONS = ("conv", "separable")
 
 
 def ws_separable(in_channels: int, out_channels: int, kernel_size: int = 3, ws: bool = True) -> nn.Sequential:
@@ -63,7 +85,10 @@ class UpConv(nn.Sequential):
 @register_model(
     "sd_unet",
     paper="Gadosey et al. 2020, SD-UNet: Stripping down U-Net (Diagnostics 10(2):110)",
-    presets={"paper": {"in_channels": 1, "classes": 1}},
+    presets={
+        "paper": {"in_channels": 1, "classes": 1},
+        "literal": {"in_channels": 1, "classes": 1, "bottleneck": "layer", "last_blocks": 2, "prediction": "separable"},
+    },
     default_preset="paper",
 )
 class SDUNet(SegmentationModel):
@@ -74,23 +99,59 @@ class SDUNet(SegmentationModel):
             same parameters: WS over a depthwise kernel's 9 (or, in the up-convs, 4) taps makes every
             kernel zero-mean, a pure high-pass filter, so after the stem no layer passes a region's mean
             intensity; measured here, that slows early training several-fold (docs/benchmarks.md).
+        widths: channels per level, shallowest first; ``len(widths) - 1`` poolings. GroupNorm(32) needs each
+            a multiple of 32.
+        bottleneck: ``"block"`` (default): an SD block with dropout, the skeleton's conv5 pair, for Table 1's
+            3.9M; ``"layer"``: encoder Block5 as written, "A final depthwise separable layer with a dropout
+            layer" (-1,060,864 params).
+        last_blocks: SD blocks in decoder Block 5: 1 (default, the skeleton's), or 2 as written.
+        prediction: the final prediction layer: ``"conv"`` (default, the skeleton's plain 1x1 conv), or
+            ``"separable"`` as written (a WS depthwise-separable 3x3 conv to ``classes``).
     """
 
-    def __init__(self, in_channels: int = 1, classes: int = 1, weight_standardization: bool = True) -> None:
-        super().__init__(in_channels, classes, input_multiple=2 ** (len(WIDTHS) - 1))
-        first, ws = WIDTHS[0], weight_standardization
+    def __init__(
+        self,
+        in_channels: int = 1,
+        classes: int = 1,
+        weight_standardization: bool = True,
+        *,
+        widths: Sequence[int] = WIDTHS,
+        bottleneck: str = "block",
+        last_blocks: int = 1,
+        prediction: str = "conv",
+    ) -> None:
+        widths = tuple(widths)
+        if len(widths) < 2:
+            raise ValueError(f"need at least two widths, got {widths}")
+        if bottleneck not in BOTTLENECKS or prediction not in PREDICTIONS or last_blocks not in (1, 2):
+            raise ValueError(
+                f"bottleneck must be one of {BOTTLENECKS}, prediction one of {PREDICTIONS}, last_blocks 1 or 2; "
+                f"got {bottleneck!r}, {prediction!r}, {last_blocks!r}"
+            )
+        super().__init__(in_channels, classes, input_multiple=2 ** (len(widths) - 1))
+        first, ws = widths[0], weight_standardization
         # Encoder Block1: the only standard convolution of the network.
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, first, 3, padding=1), nn.ReLU(inplace=True), group_norm(GN_GROUPS)(first)
         )
-        pairs = list(pairwise(WIDTHS))
+        pairs = list(pairwise(widths))
         self.encoder = nn.ModuleList(
             SDBlock(a, b, DROPOUT if i >= len(pairs) - DROPOUT_LEVELS else 0.0, ws) for i, (a, b) in enumerate(pairs)
         )
+        if bottleneck == "layer":  # Block5: "A final depthwise separable layer with a dropout layer"
+            self.encoder[-1] = nn.Sequential(ws_separable(*pairs[-1], ws=ws), nn.Dropout(DROPOUT))
         self.pool = nn.MaxPool2d(2)
         self.ups = nn.ModuleList(UpConv(b, a, ws) for a, b in reversed(pairs))
         self.decoder = nn.ModuleList(SDBlock(2 * a, a, ws=ws) for a, _ in reversed(pairs))
-        self.head = nn.Sequential(ws_separable(first, 2, ws=ws), nn.Conv2d(2, classes, 1))
+        # decoder Block 5: "Two SD-UNet blocks and two depthwise separable layers with the last one as the final
+        # prediction layer": decoder[-1], then tail, then head (DS conv -> 2 + ReLU, then the prediction layer)
+        self.tail = SDBlock(first, first, ws=ws) if last_blocks == 2 else nn.Identity()
+        last = (
+            nn.Conv2d(2, classes, 1)
+            if prediction == "conv"
+            else SeparableConv2d(2, classes, 3, weight_standardization=ws)
+        )
+        self.head = nn.Sequential(ws_separable(first, 2, ws=ws), last)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -100,7 +161,7 @@ class SDUNet(SegmentationModel):
             x = block(self.pool(x))
         for up, block, skip in zip(self.ups, self.decoder, reversed(skips), strict=True):
             x = block(torch.cat([skip, up(x)], dim=1))  # zhixuhao order: [skip, up]
-        return self.head(x)
+        return self.head(self.tail(x))
 
     def fold_weight_standardization(self) -> SDUNet:
         """An equivalent copy whose depthwise convs are plain ``nn.Conv2d`` with standardised weights."""

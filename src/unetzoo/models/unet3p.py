@@ -7,7 +7,8 @@
   + BN + ReLU, the 5 x 64 = 320 channels are concatenated and fused by a 3x3 conv + BN + ReLU.
 * Full-scale deep supervision (Sec. 2.2): extra 3x3 heads on X_De^2..X_De^4 and X_En^5, upsampled to full
   resolution.
-* Classification-guided module (Sec. 2.3, Fig. 3): see :mod:`unetzoo.layers.cgm`.
+* Classification-guided module (Sec. 2.3, Fig. 3) on X_En^5, trained by its own BCE term: see
+  :mod:`unetzoo.layers.cgm`.
 """
 
 from __future__ import annotations
@@ -69,51 +70,66 @@ class UNet3Plus(SegmentationModel):
 
     26,971,777 params at 3 -> 1; 26,991,687 with deep supervision and CGM.
 
+    Args:
+        in_channels, classes: input channels and output logit channels.
+        widths: encoder widths X_En^1..X_En^D, shallowest first (the paper: 64..1024, D = 5); every decoder
+            stage has ``CAT_CHANNELS * D`` channels.
+        deep_supervision: add the 3x3 side heads on X_De^2..X_De^{D-1} and X_En^D (Sec. 2.2).
+        cgm: add the classification-guided module on X_En^D (Sec. 2.3).
+
     Outputs (logits): eval mode, or training without deep supervision, gives the final (N, classes, H, W)
     map from X_De^1. Training with ``deep_supervision=True`` gives the list
-    ``[from X_De^2, X_De^3, X_De^4, X_En^5, final]`` (the reference code's order, final moved last), each at
-    full resolution.
+    ``[from X_De^2, X_De^3, X_De^4, X_En^5, final]`` (the reference code's order, final moved last), each
+    bilinearly upsampled to full resolution (Sec. 2.2).
 
-    With ``cgm=True`` every forward sets ``last_class_logits`` (N, 2): pre-sigmoid scores of the CGM on X_En^5,
-    column 1 = "object present", for a BCE term in the loss. In eval mode the returned logits of images
-    classified "no object" are replaced by a large negative constant (empty mask); see
-    :mod:`unetzoo.layers.cgm`. ``torch.jit.trace`` does not record ``last_class_logits``.
+    With ``cgm=True`` every forward scores X_En^D (``last_class_logits``, (N, 2), pre-sigmoid, column 1 =
+    "object present"), and training adds the CGM's BCE to the loss (:func:`unetzoo.losses.training_losses`).
+    In eval mode, once that term has trained the CGM, the logits of images classified "no object" are
+    replaced by a large negative constant (empty mask); see :mod:`unetzoo.layers.cgm`.
     """
 
     supports = Supports(deep_supervision=True, classification_guidance=True)
 
     def __init__(
-        self, in_channels: int = 3, classes: int = 1, *, deep_supervision: bool = False, cgm: bool = False
+        self,
+        in_channels: int = 3,
+        classes: int = 1,
+        *,
+        widths: Sequence[int] = ENCODER_WIDTHS,
+        deep_supervision: bool = False,
+        cgm: bool = False,
     ) -> None:
-        super().__init__(in_channels, classes, input_multiple=16, deep_supervision=deep_supervision)
-        widths = ENCODER_WIDTHS
+        widths = tuple(widths)
+        depth = len(widths)
+        if depth < 2:
+            raise ValueError(f"need at least two widths, got {widths}")
+        super().__init__(in_channels, classes, input_multiple=2 ** (depth - 1), deep_supervision=deep_supervision)
         self.encoder = Encoder(in_channels, widths)
-        up_channels = CAT_CHANNELS * len(widths)
-        # stage d reads encoder maps 1..d, decoder maps d+1..4 (320 ch) and the bottom encoder map (1024 ch)
+        up_channels = CAT_CHANNELS * depth
+        # stage d reads encoder maps 1..d, decoder maps d+1..D-1 and the bottom encoder map X_En^D
         self.decoder = nn.ModuleList(
-            FullScaleStage(d, [*widths[:d], *[up_channels] * (4 - d), widths[4]]) for d in (4, 3, 2, 1)
+            FullScaleStage(d, [*widths[:d], *[up_channels] * (depth - 1 - d), widths[-1]])
+            for d in range(depth - 1, 0, -1)
         )
         self.head = nn.Conv2d(up_channels, classes, 3, padding=1)
         self.side_heads = (
-            nn.ModuleList(nn.Conv2d(c, classes, 3, padding=1) for c in (up_channels,) * 3 + (widths[4],))
+            nn.ModuleList(nn.Conv2d(c, classes, 3, padding=1) for c in [up_channels] * (depth - 2) + [widths[-1]])
             if deep_supervision
             else None
         )
-        self.cgm = ClassificationGuidance(widths[4]) if cgm else None
-        self.last_class_logits: torch.Tensor | None = None
+        self.cgm = ClassificationGuidance(widths[-1]) if cgm else None
 
     def forward_padded(self, x: torch.Tensor) -> Output:
-        enc = self.encoder(x)  # X_En^1..5
-        dec: list[torch.Tensor] = []  # X_De^4, X_De^3, X_De^2, X_De^1
+        enc = self.encoder(x)  # X_En^1..D
+        dec: list[torch.Tensor] = []  # X_De^{D-1}, ..., X_De^1
         for stage in self.decoder:
-            dec.append(stage([*enc[: stage.level], *reversed(dec), enc[4]]))
+            dec.append(stage([*enc[: stage.level], *reversed(dec), enc[-1]]))
         final = self.head(dec[-1])
         if self.cgm is not None:
-            self.last_class_logits = self.cgm(enc[4])
-            final = self.cgm.gate(final, self.last_class_logits)
+            final = self.cgm.guide("final", enc[-1], final)
         if not self.wants_side_outputs():
             return final
         assert self.side_heads is not None
         size = x.shape[-2:]
-        sides = [dec[2], dec[1], dec[0], enc[4]]  # X_De^2, X_De^3, X_De^4, X_En^5
+        sides = [*reversed(dec[:-1]), enc[-1]]  # X_De^2, ..., X_De^{D-1}, X_En^D
         return [*(upsample_like(h(s), size) for h, s in zip(self.side_heads, sides, strict=True)), final]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from unetzoo.data.io import image_info, read_image
+from unetzoo.data.io import MAX_PIXELS, PixelLimitError, image_info, read_image
 from unetzoo.errors import UnetzooError
 from unetzoo.serve.errors import ApiError
 
@@ -66,22 +66,31 @@ def decode_upload(data: bytes, workdir: Path, max_pixels: int, display_name: str
         path.write_bytes(data)
         info = image_info(path)
         if info.height * info.width > max_pixels:
-            raise ApiError(
-                422,
-                "too_many_pixels",
-                f"{display_name}: {info.height}x{info.width} (HxW) = {info.height * info.width:,} pixels is over this "
-                f"server's {max_pixels:,}-pixel limit; downscale or crop the image, or start the server with a "
-                "larger --max-pixels",
-            )
+            size = f"{info.height}x{info.width} (HxW) = {info.height * info.width:,} pixels"
+            raise over_pixel_limit(display_name, size, max_pixels)
         return read_image(path)
+    except PixelLimitError as exc:  # over unetzoo's decompression-bomb guard, hence over this server's limit too
+        raise over_pixel_limit(display_name, exc.size, max_pixels) from None
     except UnetzooError as exc:
         if isinstance(exc, ApiError):
             raise
-        message = str(exc).replace(str(path), display_name)
-        code = "too_many_pixels" if "decompression-bomb" in message else "unreadable_image"
-        raise ApiError(422, code, message) from None
+        raise ApiError(422, "unreadable_image", str(exc).replace(str(path), display_name)) from None
     finally:
         path.unlink(missing_ok=True)
+
+
+def over_pixel_limit(display_name: str, size: str, max_pixels: int) -> ApiError:
+    """The 422 of an image over the server's ``--max-pixels``: it names that limit, the one the page and the model
+    card show, even when the header claims more than :data:`MAX_PIXELS`, the decompression-bomb guard of every
+    reader (which is never below ``--max-pixels``)."""
+    larger = (
+        f", or start the server with a larger --max-pixels (at most {MAX_PIXELS:,})" if max_pixels < MAX_PIXELS else ""
+    )
+    return ApiError(
+        422,
+        "too_many_pixels",
+        f"{display_name}: {size} is over this server's {max_pixels:,}-pixel limit; downscale or crop the image{larger}",
+    )
 
 
 def fit_channels(image: np.ndarray, in_channels: int) -> np.ndarray:

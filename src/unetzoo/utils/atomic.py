@@ -4,6 +4,11 @@ Everything unetzoo writes (checkpoints, predictions, reports, exports) goes thro
 the content is written to a temporary file in the destination folder, flushed and fsynced, then moved
 over the destination with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file
 is removed and the destination is untouched.
+
+Permissions: ``tempfile.mkstemp`` creates its file 0600, which ``os.replace`` would carry over to the
+destination. :func:`temporary_file` gives it the mode a plain ``open(path, "w")`` would (0666 minus the
+process umask: 0644 under the usual umask 022), so a colleague, a web server or a container running under
+another uid can read what unetzoo wrote, exactly as far as the umask allows.
 """
 
 from __future__ import annotations
@@ -12,11 +17,42 @@ import contextlib
 import errno
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from unetzoo.errors import UnetzooError
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read from ``/proc/self/status`` where it is listed (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it: restore it at once
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def temporary_file(dest: Path, suffix: str) -> tuple[int, str]:
+    """``mkstemp`` beside ``dest`` (same file system, so ``os.replace`` is atomic) with the mode a newly
+    created ``dest`` would get: 0666 minus the umask, not mkstemp's 0600. Returns (fd, path)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~current_umask())
+    except OSError:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
 
 
 @contextlib.contextmanager
@@ -25,7 +61,7 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     dest = Path(path)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, tmp = temporary_file(dest, ".tmp")
     except OSError as exc:
         raise UnetzooError(f"{dest}: cannot write here ({exc.strerror}); choose a writable --out folder") from exc
     try:

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.atomic import current_umask, temporary_file
 
 SCHEMES = ("http", "https")
 _CHUNK = 1 << 20
@@ -54,7 +55,7 @@ def download(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: fl
         raise UnetzooError(f"sha256 {sha256!r}: expected 64 hex digits", exit_code=2)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    fd, tmp = temporary_file(dest, ".part")
     digest = hashlib.sha256()
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     try:
@@ -155,6 +156,7 @@ def extract(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
     try:
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would become the dataset folder's mode
         unpack(archive, Path(os.path.realpath(staging)))
         if target.exists():
             target.rmdir()
