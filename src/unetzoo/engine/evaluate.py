@@ -97,7 +97,7 @@ def cgm_agrees(segmenter: Segmenter, image: np.ndarray, mask: np.ndarray) -> flo
     object, or none), else 0.0; one whole-image forward. Its mean over images is ``cgm_accuracy``."""
     guidance = _guidance(segmenter.model)
     assert guidance is not None, "cgm_agrees needs a model with a classification-guided module"
-    x = torch.from_numpy(np.ascontiguousarray(segmenter.preprocess(image)))[None]
+    x = segmenter.network_input(image)[None]  # at the run's working scale, as every other forward
     with torch.inference_mode():
         segmenter.model(x)
     scores = guidance.final_scores()
