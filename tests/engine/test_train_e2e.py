@@ -56,6 +56,8 @@ def test_run_folder_has_everything(run: Path) -> None:
     assert summary["epochs_completed"] == 2 and summary["best_val_dice"] is not None
     html = (run / "report.html").read_text()
     assert "data:image/png;base64," in html and "http" not in html.replace("http-equiv", "")
+    assert "<h2>Training plan</h2>" in html and "native resolution: objects fit in the patch" in html
+    assert json.loads((run / "plan.json").read_text())["resampling"]["mode"] == "native"
     payload = load_checkpoint(run / "best.pt")
     for key in ("optimizer", "epoch", "rng", "config", "class_names", "preprocess", "data_fingerprint", "split"):
         assert key in payload, key

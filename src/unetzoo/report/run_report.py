@@ -60,6 +60,21 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
+def _plan_section(run: Path) -> str:
+    """The training plan the run followed (``plan.json``): each choice with its reason, then the warnings."""
+    path = run / "plan.json"
+    if not path.is_file():
+        return "<p>no plan: every planned option was given</p>"
+    plan = json.loads(path.read_text())
+    rows = "".join(
+        f"<tr><td>{html.escape(key)}</td><td>{html.escape(json.dumps(plan.get(key)))}</td>"
+        f"<td>{html.escape(reason)}</td></tr>"
+        for key, reason in plan.get("reasons", {}).items()
+    )
+    warnings = "".join(f"<li>{html.escape(w)}</li>" for w in plan.get("warnings", []))
+    return f"<table>{rows}</table>" + (f"<p>Warnings:</p><ul>{warnings}</ul>" if warnings else "")
+
+
 def write_run_report(run: str | os.PathLike[str], cases: int = 3) -> Path:
     """Write ``report.html`` (+ ``curves.png``, ``samples.png``) into a finished run folder."""
     from unetzoo.report.plots import sample_grid, training_curves
@@ -100,6 +115,7 @@ def write_run_report(run: str | os.PathLike[str], cases: int = 3) -> Path:
 td{{border:1px solid #ccc;padding:3px 10px}}img{{max-width:100%}}h2{{margin-top:1.5em}}</style></head>
 <body><h1>unetzoo run: {html.escape(str(summary.get("model")))} on {html.escape(str(summary.get("data")))}</h1>
 <table>{facts}</table>
+<h2>Training plan</h2>{_plan_section(run)}
 <h2>Validation metrics (best checkpoint)</h2><table>{metric_rows or "<tr><td>no validation split</td></tr>"}</table>
 <h2>Training curves</h2>{_img(curves, "training curves")}
 <h2>Best and worst validation cases</h2>{_img(grid, "validation cases") if grid else "<p>no validation images</p>"}
