@@ -108,6 +108,33 @@ def test_thin_structures_are_never_shrunk_below_their_boundary_allowance(tmp_pat
     assert warnings and "do not fit" in warnings[0] and "--budget" in warnings[0]
 
 
+def mixed_sizes(root: Path, sides: list[int], relative: bool) -> Path:
+    """Square images of the given sides with one centred square object: 40% of the image (``relative``), or
+    always 12 px."""
+    for i, side in enumerate(sides):
+        obj = int(0.4 * side) if relative else 12
+        mask = np.zeros((side, side), np.uint8)
+        top = (side - obj) // 2
+        mask[top : top + obj, top : top + obj] = 255
+        for folder, array in (("images", mask // 2 + 30), ("masks", mask)):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(root / folder / f"img{i}.png")
+    return root
+
+
+def test_objects_that_scale_with_their_images_get_one_fixed_size(tmp_path: Path) -> None:
+    sides = [96, 128, 192, 256, 320, 384]
+    photos = compute_fingerprint(open_source(mixed_sizes(tmp_path / "photos", sides, relative=True)))
+    nuclei = compute_fingerprint(open_source(mixed_sizes(tmp_path / "nuclei", sides, relative=False)))
+    assert rules.objects_scale_with_images(photos) and not rules.objects_scale_with_images(nuclei)
+    resized, _ = rules.plan_scale(photos, 128)
+    size = resized.value.size
+    assert resized.value.mode == "resize" and size[0] == size[1] and "scale with them" in resized.reason
+    assert 0.4 * size[0] * rules.CONTEXT_MARGIN <= 128 + 0.4 * 16  # the median-image object fits the patch
+    native, _ = rules.plan_scale(nuclei, 128)
+    assert native.value == Resampling()
+
+
 def test_whole_images_when_they_fit_else_patches(tmp_path: Path) -> None:
     fp = compute_fingerprint(open_source(squares(tmp_path / "ds", 3, (100, 150), side=20)))
     whole = rules.plan_patch(fp, Resampling(), 256, 32)

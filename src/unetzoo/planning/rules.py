@@ -25,6 +25,7 @@ MIN_STEPS = 250  # fewer steps than this: the plan warns that the budget is too 
 REFERENCE_BATCH = 4  # the batch the largest affordable patch is sized for
 PATCH_RANGE = (128, 512)  # side of the largest affordable patch, in pixels
 SCALE_STEP = 1 / 16  # working scales are multiples of this (deterministic, simple sizes)
+SIZE_SPREAD = 1.25  # images whose sides differ by more than this (95th / 5th percentile) vary in size
 VALIDATION_SHARE = 0.1  # at most this share of the budget goes to validation
 VALIDATIONS = (3, 20)  # validations per run, at least and at most
 WHOLE_IMAGE_AREA = 1.5  # whole images train in one patch when no larger than this times the largest patch
@@ -75,34 +76,66 @@ def snap_scale(scale: float, *, up: bool) -> float:
     return min(1.0, max(SCALE_STEP, k * SCALE_STEP))
 
 
+def objects_scale_with_images(fp: Fingerprint) -> bool:
+    """Images vary in size (95th/5th percentile of a side above SIZE_SPREAD) and their objects' extent relative
+    to the image varies less than their extent in pixels: the same scene photographed at several resolutions
+    (lesions, polyps), where resizing every image to one size also gives the objects one size."""
+    spread = max(fp.image_height[2] / max(fp.image_height[0], 1), fp.image_width[2] / max(fp.image_width[0], 1))
+    if spread <= SIZE_SPREAD or not fp.extent_px():
+        return False
+    absolute = fp.extent_px(2) / max(fp.extent_px(0), 1.0)
+    relative = fp.extent_rel(2) / max(fp.extent_rel(0), 1e-9)
+    return relative < absolute
+
+
+def _fitting_scale(extent: float, patch_side: int, floor: float) -> tuple[float, str]:
+    """The scale at which objects of ``extent`` px fit the patch with context, bounded by ``floor``: (scale,
+    ``native`` | ``fits`` | ``exceeds``)."""
+    fit = patch_side / (CONTEXT_MARGIN * extent) if extent else math.inf
+    if fit >= 1.0:
+        return 1.0, "native"
+    if fit >= floor:
+        return max(snap_scale(fit, up=False), snap_scale(floor, up=True) if floor > 0 else 0.0), "fits"
+    return snap_scale(floor, up=True), "exceeds"
+
+
 def plan_scale(fp: Fingerprint, patch_side: int) -> tuple[Choice, list[str]]:
     """The working scale: native unless the large objects do not fit in the patch, and never coarser than
-    the structures' boundary density allows."""
+    the structures' boundary density allows; one fixed size instead when objects scale with their images."""
     warnings: list[str] = []
-    extent = fp.extent_px()
     density = fp.mean_boundary_density
     floor = finest_allowed_scale(density)
-    fit = patch_side / (CONTEXT_MARGIN * extent) if extent else math.inf
+    by_image = objects_scale_with_images(fp)
+    height, width = round(fp.image_height[1]), round(fp.image_width[1])
+    # With a fixed size, every image becomes the median image: its objects' extent is relative x median side.
+    extent = fp.extent_rel() * max(height, width) if by_image else fp.extent_px()
+    scale, verdict = _fitting_scale(extent, patch_side, floor)
     facts = (
         f"95th-percentile object extent {extent:.0f} px, largest affordable patch {patch_side} px, "
         f"boundary density {density:.3f} (finest allowed scale {floor:.2f})"
     )
-    if fit >= 1.0:
-        return Choice(Resampling(), f"native resolution: objects fit in the patch with context ({facts})"), warnings
-    if fit >= floor:
-        scale = snap_scale(fit, up=False)
-        if scale < floor:
-            scale = snap_scale(floor, up=True)
-        reason = f"scale x{scale:g}: the largest objects fit in the patch with context at this scale ({facts})"
-        return Choice(Resampling("scale", scale=scale) if scale < 1 else Resampling(), reason), warnings
-    scale = snap_scale(floor, up=True)
+    if by_image:
+        size = (max(8, round(height * scale)), max(8, round(width * scale)))
+        value = Resampling("resize", size=size)
+        what = (
+            f"resize to {size[0]}x{size[1]}: image sizes vary and the objects scale with them (relative extents "
+            f"vary less than pixel extents), so one size gives them one size"
+        )
+    else:
+        value = Resampling("scale", scale=scale) if scale < 1 else Resampling()
+        what = "native resolution" if scale == 1 else f"scale x{scale:g}"
+    if verdict == "native":
+        return Choice(value, f"{what}: objects fit in the patch with context ({facts})"), warnings
+    if verdict == "fits":
+        return Choice(value, f"{what}: the largest objects fit in the patch with context at this scale ({facts})"), []
     warnings.append(
         f"the largest objects ({extent:.0f} px) do not fit in a {patch_side}-px patch even at the coarsest scale "
         f"their boundaries allow (x{scale:g}): the network sees them in parts; a larger --budget buys larger "
         "patches, or pass --patch-size to trade steps for context"
     )
-    reason = f"scale x{scale:g}: as coarse as the boundary density allows; objects still exceed the patch ({facts})"
-    return Choice(Resampling("scale", scale=scale) if scale < 1 else Resampling(), reason), warnings
+    return Choice(
+        value, f"{what}: as coarse as the boundary density allows; objects still exceed the patch ({facts})"
+    ), warnings
 
 
 def working_size(fp: Fingerprint, resampling: Resampling, q: int = 2) -> tuple[int, int]:
