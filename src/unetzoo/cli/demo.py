@@ -31,12 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = train(
         model="ulite",
         data="builtin:nuclei",
-        budget=args.budget,
-        epochs=1000,
-        batch_size=8,
-        lr=2e-3,
-        loss="bce+dice",
-        augment="default",
+        budget=args.budget,  # everything else is planned from the data and this budget (docs/planning.md)
         val_fraction=0.2,
         seed=0,
         out=str(out),

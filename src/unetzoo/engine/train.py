@@ -199,6 +199,9 @@ class Trainer:
                     ).to_dict()  # fmt: skip
                 plan = Plan.from_dict(self.ctx.broadcast(made))
             self.plan = plan
+            if c.progress and self.ctx.is_main:
+                lines = [f"{plan.summary_line()} (reasons: {self.out / 'plan.json'})"]
+                print("\n".join(lines + [f"plan warning: {w}" for w in plan.warnings]), file=sys.stderr)
             options = plan.train_options()
             values = {name: options[name] if getattr(c, name) is None else getattr(c, name) for name in PLANNED}
             world = self.ctx.world_size  # a planned global batch splits evenly over the ranks

@@ -91,6 +91,15 @@ class Plan:
             "inference": dict(self.inference),
         }
 
+    def summary_line(self) -> str:
+        """One line of the main choices, for a training log."""
+        work = Resampling.from_dict(self.resampling).describe()
+        steps = f", about {self.expected_steps} steps" if self.expected_steps else ""
+        return (
+            f"plan: {work}, patch {self.patch_size[0]}x{self.patch_size[1]}, batch {self.batch_size}{steps} "
+            f"in {self.budget_seconds:.0f} s"
+        )
+
     def describe(self) -> str:
         """Human-readable plan: one line per choice with its reason, then the warnings."""
         steps = f", about {self.expected_steps} steps" if self.expected_steps else ""
