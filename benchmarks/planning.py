@@ -11,9 +11,12 @@ Dice of its best checkpoint, scored at the original image size. Configurations:
 * ``resize256`` / ``resize512``: every image resized to 256x256 / 512x512 (patch and batch planned for it);
 * ``whole``: native resolution, whole images as one patch (the 95th-percentile size, rounded up to 32).
 
-Fixed configurations get the planner's batch size and validation cadence for their patch, so each is run at
-its best; the bar is ``plan >= best fixed - 0.01``. Finished cells are skipped on a rerun (resumable). It also
-prints how long planning takes from a cold cache for each dataset (bar: under 10 s for 500 images).
+A configuration that resolves to the same training options as an earlier one of its row (ISBI's 512x512
+slices resized to 512x512, or a plan that picks native 256x256 patches) is trained once and reported as
+``same_as`` that one. Fixed configurations get the planner's batch size and validation cadence for their
+patch, so each is run at its best; the bar is ``plan >= best fixed - 0.01``. Finished cells are skipped on a
+rerun (resumable). It also prints how long planning takes from a cold cache for each dataset (bar: under 10 s
+for 500 images).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 
 from unetzoo.data import open_source
 from unetzoo.engine.checkpoint import load_checkpoint
+from unetzoo.engine.config import TrainConfig
 from unetzoo.engine.train import train
 from unetzoo.planning import make_plan
 from unetzoo.planning.fingerprint import cached_fingerprint
@@ -49,6 +53,14 @@ def fixed_options(config: str, data: str) -> dict[str, object]:
         return {"resize": (side, side)}
     fp = cached_fingerprint(open_source(data))
     return {"scale": 1.0, "patch_size": (round_up(fp.image_height[2], 32), round_up(fp.image_width[2], 32))}
+
+
+def planned_options(data: str, model: str, config: str, budget: str) -> dict[str, object]:
+    """The training options configuration ``config`` resolves to (what the engine would run)."""
+    fixed = fixed_options(config, data)
+    resampling = TrainConfig(model=model, data=data, **fixed).fixed_resampling()
+    plan = make_plan(data, model, budget=budget, resampling=resampling, patch_size=fixed.get("patch_size"))
+    return plan.train_options()
 
 
 def planning_seconds(data: str, model: str, budget: str) -> float:
@@ -106,8 +118,15 @@ def main() -> None:
         print(f"planning {name}: {planning_seconds(data, models[0], args.budget):.2f} s from a cold cache", flush=True)
     for name, data in datasets.items():
         for model in models:
+            resolved: dict[str, dict[str, object]] = {}  # config -> options; identical ones train once
             for config in configs:
-                cell = run_cell(data, model, config, args.budget, out / name / model / config)
+                options = planned_options(data, model, config, args.budget)
+                twin = next((c for c, o in resolved.items() if o == options), None)
+                resolved[config] = options
+                if twin is not None:
+                    cell = dict(results[f"{name}/{model}/{twin}"], same_as=twin)
+                else:
+                    cell = run_cell(data, model, config, args.budget, out / name / model / config)
                 results[f"{name}/{model}/{config}"] = cell
                 print(f"{name:10s} {model:12s} {config:10s} " + " ".join(f"{k}={_fmt(v)}" for k, v in cell.items()),
                       flush=True)  # fmt: skip
