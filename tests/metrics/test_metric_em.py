@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from math import log
 
 import numpy as np
 import pytest
 from skimage.metrics import adapted_rand_error, variation_of_information
 
-from unetzoo.errors import UnetzooError
 from unetzoo.metrics import SegmentationMetrics, compute_all, em_scores, foreground_restricted_scores
 from unetzoo.metrics.em import connected_components
 
@@ -96,12 +94,3 @@ def test_em_keys_through_the_public_api() -> None:
     metrics.update(np.stack([pred, gt]), np.stack([gt, np.zeros_like(gt)]))
     agg = metrics.compute()
     assert agg["v_rand"] == pytest.approx(metrics.per_image()[0]["v_rand"])  # image 2 (no cells) is NaN: skipped
-
-
-def test_missing_scikit_image_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "skimage", None)
-    with pytest.raises(UnetzooError, match=r"unetzoo\[em\]"):
-        em_scores(*cells())
-    with pytest.raises(UnetzooError, match=r"unetzoo\[em\]"):
-        SegmentationMetrics(em=True)  # at construction, not after the first batch
-    assert SegmentationMetrics().update(*(a[None] for a in cells()))  # the other metrics need no skimage

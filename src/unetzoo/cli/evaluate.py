@@ -15,6 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float)
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     p.add_argument("--em", action="store_true", default=None, help="also EM scores (Rand, VI)")
+    p.add_argument(
+        "--instances", action="store_true", help="also object scores (map, ap50, f1_50, aji) against instances/"
+    )
     p.add_argument("--format", dest="fmt")
     p.add_argument("--positive", type=int)
     p.add_argument("--invert-mask", action="store_true", default=None)
@@ -31,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         tta=args.tta,
         em=args.em,
+        instances=args.instances,
         fmt=args.fmt,
         positive=args.positive,
         invert_mask=args.invert_mask,

@@ -8,6 +8,7 @@ iterating each epoch; the epoch lives in shared memory, so persistent workers se
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -36,6 +37,14 @@ def random_patch(
     return image[y : y + size[0], x : x + size[1]], mask[y : y + size[0], x : x + size[1]]
 
 
+class TargetEncoder(Protocol):
+    """Turns instance labels into the class map a network learns (an instance head, :mod:`unetzoo.instances`)."""
+
+    classes: int
+
+    def encode(self, labels: np.ndarray) -> np.ndarray: ...
+
+
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Samples ``ids`` of ``src`` as ``(FloatTensor CxHxW, LongTensor HxW)``.
 
@@ -50,6 +59,8 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             inference engines resample their inputs.
         resize: shorthand for ``Resampling("resize", size=resize)``.
         seed: base seed of all sample randomness.
+        targets: an instance head: each sample's target is its encoded instance labels (encoded at the stored
+            size, then resampled like a mask) instead of its mask; encoded once per sample and kept.
     """
 
     def __init__(
@@ -62,6 +73,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         resampling: Resampling | None = None,
         resize: tuple[int, int] | None = None,
         seed: int = 0,
+        targets: TargetEncoder | None = None,
     ) -> None:
         index = {sample: k for k, sample in enumerate(src.ids)}
         unknown = [sample for sample in ids if sample not in index]
@@ -78,6 +90,8 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.patch_size = tuple(patch_size) if patch_size else None
         self.resampling = Resampling("resize", size=resize) if resize else (resampling or Resampling())
         self.seed = seed
+        self.targets = targets
+        self._encoded: dict[int, np.ndarray] = {}
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
     def __len__(self) -> int:
@@ -95,11 +109,23 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         """The generator of sample ``i`` in the current epoch."""
         return np.random.default_rng([self.seed, self.epoch, i])
 
+    def target(self, k: int, mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Sample ``k``'s target at ``shape``: its mask, or its encoded instance labels."""
+        if self.targets is None:
+            return resize_labels(mask, shape, self.src.classes)
+        if k not in self._encoded:
+            labels = self.src.read_instances(k)
+            if labels is None:
+                raise UnetzooError(f"{self.src.where(k)}: has no instance labels; add instances/<stem>.png")
+            self._encoded[k] = resize_labels(self.targets.encode(labels), shape, self.targets.classes)
+        return self._encoded[k]
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.src.load(self.indices[i])
+        k = self.indices[i]
+        image, mask = self.src.load(k)
         if not self.resampling.is_native:
             image = apply_to_image(image, self.resampling)
-            mask = resize_labels(mask, image.shape[:2], self.src.classes)
+        mask = self.target(k, mask, image.shape[:2])
         image = self.preprocess.transform(image)
         rng = self.rng(i)
         if self.patch_size:

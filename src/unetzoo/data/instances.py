@@ -12,7 +12,7 @@ An instance label image (``instances/<stem>.png|tif`` beside ``images/``; the ou
 * an object need not be connected (an id in several pieces is one object, as in the DSB 2018 masks).
 
 :func:`relabel` is numpy's ``unique``/``bincount`` doing what ``skimage.segmentation.relabel_sequential`` does
-(the tests check it against scikit-image, which stays an optional dependency).
+(the tests check it against scikit-image; it is kept because its lookup table is faster on small ids).
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ class TrainConfig:
     preset: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "builtin:nuclei"
+    task: str = "semantic"  # semantic | instances (one label per object: needs instances/ label images)
+    head: str = "boundary"  # instance head (--task instances): boundary | distance (unetzoo.instances.HEADS)
     data_format: str | None = None
     positive: int | None = None
     invert_mask: bool = False
@@ -93,6 +95,7 @@ class TrainConfig:
             "nan_policy": ("stop", "skip"),
             "amp_dtype": ("bf16", "fp16"),
             "device": ("auto", "cpu", "cuda"),
+            "task": ("semantic", "instances"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) is not None and getattr(self, name) not in allowed:

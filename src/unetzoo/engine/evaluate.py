@@ -114,11 +114,15 @@ def evaluate(
     tta: bool = False,
     em: bool | None = None,
     tile: tuple[int, int] | None = None,
+    instances: bool = False,
     **data_options: Any,
 ) -> EvalResult:
     """Evaluate a checkpoint on ``data`` (default: the data it was trained on) and one of its splits.
 
-    ``split`` is ``val``/``test`` (the ids recorded in the checkpoint's run) or ``all``.
+    ``split`` is ``val``/``test`` (the ids recorded in the checkpoint's run) or ``all``. ``instances`` (always
+    on for a checkpoint trained with ``--task instances``) scores objects against the data's instance labels
+    as well (:func:`unetzoo.engine.instances.evaluate_instances`; a semantic model's objects are the
+    connected components of its mask).
     """
     from unetzoo.engine.checkpoint import load_checkpoint
 
@@ -144,6 +148,11 @@ def evaluate(
         raise UnetzooError(f"--split {split!r}: choose val, test, train or all", exit_code=2)
     if not indices:
         raise UnetzooError(f"{checkpoint}: the run has no {split!r} images in {data}; use --split all or val")
+    if instances or payload.get("instances"):
+        from unetzoo.engine.instances import InstanceSegmenter, evaluate_instances
+
+        objects = InstanceSegmenter.from_checkpoint(checkpoint, threshold=threshold, tta=tta, tile=tile)
+        return evaluate_instances(objects, source, indices)
     segmenter = Segmenter.from_checkpoint(checkpoint, threshold=threshold, tta=tta, tile=tile)
     em = bool(config.get("em", False)) if em is None else em
     return evaluate_images(segmenter, source, indices, em=em)

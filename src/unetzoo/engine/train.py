@@ -47,9 +47,12 @@ from unetzoo.engine.distributed import DistContext, OnDevice, autocast, data_par
 from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.instances import InstanceSegmenter, evaluate_instances, tune_checkpoint
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
+from unetzoo.instances import get_head
 from unetzoo.losses import training_losses
+from unetzoo.metrics.instances import DETAIL_KEYS as INSTANCE_DETAIL
 from unetzoo.models import create_model
 from unetzoo.planning import DEFAULT_BUDGET, Plan, load_plan, make_plan
 from unetzoo.utils.atomic import atomic_write_text
@@ -159,6 +162,7 @@ class Trainer:
         self.stop_reason = "epochs"
         self.skipped_steps = 0  # steps of the current epoch skipped for a NaN/inf loss or gradient
         self.val_dice_per_image: dict[str, float] = {}  # this epoch's validation, saved with its checkpoint
+        self.tuning: dict[str, Any] | None = None  # an instance model's post-processing, chosen at the end
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_data(self) -> None:
@@ -178,7 +182,15 @@ class Trainer:
         self.val_idx = [index[s] for s in self.split["val"]]
         if not self.train_idx:
             raise UnetzooError(f"{c.data}: the split leaves no training images; lower --val-fraction")
-        self.binary = self.source.classes <= 2
+        self.head = None
+        if c.task == "instances":
+            self.head = get_head(c.head)
+            if not self.source.has_instances:
+                raise UnetzooError(
+                    f"{c.data}: --task instances needs an instance label image per sample (instances/<stem>.png, "
+                    "uint16, 0 = background, one id per object) beside images/; add them or train --task semantic"
+                )
+        self.binary = self.head is None and self.source.classes <= 2
 
     def _setup_plan(self) -> None:
         """Fill every planned option left unset from the plan (``--plan FILE``, or planned now on rank 0)."""
@@ -228,7 +240,7 @@ class Trainer:
             "preset": c.preset,
             "kwargs": {**c.model_kwargs, **({"deep_supervision": True} if c.deep_supervision else {})},
             "in_channels": self.source.in_channels,
-            "classes": 1 if self.binary else self.source.classes,
+            "classes": self.head.classes if self.head else 1 if self.binary else self.source.classes,
         }
         self.model = create_model(
             c.model,
@@ -263,6 +275,7 @@ class Trainer:
             patch_size=c.patch_size,
             resampling=self.resampling,
             seed=c.seed,
+            targets=self.head,
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
         per_epoch = max(per_epoch, c.batch_size) // c.batch_size * c.batch_size  # whole global batches
@@ -290,7 +303,8 @@ class Trainer:
             "elapsed": self.elapsed(),
             "rng": rng_state(),
             "config": self.config.to_dict(),
-            "class_names": list(self.source.class_names),
+            "class_names": list(self.head.class_names if self.head else self.source.class_names),
+            "instances": {"head": self.head.name} if self.head else None,
             "preprocess": self.preprocess.to_dict(),
             "resampling": self.resampling.to_dict(),
             "inference": self.config.inference,
@@ -395,11 +409,17 @@ class Trainer:
             return {}
         model = self.model if self.ctx.device.type == "cpu" else OnDevice(self.model, self.ctx.device)
         segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold, resampling=self.resampling)  # type: ignore[arg-type]
-        part = evaluate_images(segmenter, self.source, self.ctx.shard(self.val_idx), loss_fn=self.val_loss_fn)
+        shard = self.ctx.shard(self.val_idx)
+        if self.head is not None:  # foreground scores, and objects with the default post-processing
+            objects = InstanceSegmenter(segmenter, self.head)
+            part = evaluate_instances(objects, self.source, shard, loss_fn=self.val_loss_fn)
+        else:
+            part = evaluate_images(segmenter, self.source, shard, loss_fn=self.val_loss_fn)
         rows = self.ctx.unshard(part.per_image)
         self.val_dice_per_image = {str(r["id"]): float(r["dice"]) for r in rows}
         self.model.train()
-        return {f"val_{k}": v for k, v in aggregate(rows).items()}
+        logged = aggregate([{k: v for k, v in r.items() if k not in INSTANCE_DETAIL} for r in rows])
+        return {f"val_{k}": v for k, v in logged.items()}
 
     def _log(self, row: dict[str, Any]) -> None:
         _write_csv(self.out / "metrics.csv", self.history)
@@ -455,7 +475,10 @@ class Trainer:
         return self._finish(last, best)
 
     def _finish(self, last: Path, best: Path) -> RunResult:
-        """Rank 0 writes summary.json; every rank returns the same summary."""
+        """Rank 0 chooses an instance model's post-processing on the validation split and writes summary.json;
+        every rank returns the same summary."""
+        if self.head is not None and self.val_idx and self.ctx.is_main:
+            self.tuning = tune_checkpoint(best, self.source, self.val_idx)
         summary = self.ctx.broadcast(self._summary(last, best) if self.ctx.is_main else None)
         return RunResult(self.out, best, last, summary)
 
@@ -480,6 +503,8 @@ class Trainer:
             "checkpoints": {"best": str(best), "last": str(last)},
             "sha256": {p.name: (read_digests(p) or [None])[0] for p in (best, last)},
         }
+        if self.head is not None:
+            summary["instances"] = self.tuning or {"head": self.head.name}
         atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2, default=_json_default))
         return summary
 

@@ -3,7 +3,7 @@
 Both compare *segmentations* (label images of segments), not masks: a foreground mask is first split into its
 connected components (4-connectivity, as the ISBI 2012 Fiji scripts do), background = label 0.
 
-1. **scikit-image scores** (SNEMI3D convention; need the ``[em]`` extra):
+1. **scikit-image scores** (SNEMI3D convention):
 
    * ``adapted_rand_error``: :func:`skimage.metrics.adapted_rand_error` (pixel-*pair* counts, ground-truth
      background ignored, predicted background counted as one segment). 0 is perfect.
@@ -22,22 +22,9 @@ connected components (4-connectivity, as the ISBI 2012 Fiji scripts do), backgro
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import numpy as np
 from scipy import ndimage, sparse
-
-from unetzoo.errors import UnetzooError
-
-
-def require_skimage() -> ModuleType:
-    try:
-        from skimage import metrics
-    except ImportError as err:
-        raise UnetzooError(
-            "the EM scores adapted_rand_error / vi_split / vi_merge need scikit-image: pip install 'unetzoo[em]'"
-        ) from err
-    return metrics
+from skimage import metrics
 
 
 def connected_components(mask: np.ndarray) -> np.ndarray:
@@ -111,7 +98,6 @@ def em_scores(pred_mask: np.ndarray, gt_mask: np.ndarray) -> dict[str, float]:
     ``v_info`` (ISBI 2012 foreground-restricted, 1 is perfect); see the module docstring for which is which.
     ``adapted_rand_error``, ``v_rand`` and ``v_info`` are NaN when the ground truth has no foreground.
     """
-    metrics = require_skimage()
     pred, gt = connected_components(pred_mask), connected_components(gt_mask)
     vi_split, vi_merge = metrics.variation_of_information(gt, pred)
     with np.errstate(divide="ignore", invalid="ignore"):  # a one-pixel ground truth has no pixel pairs

@@ -43,6 +43,10 @@ def ap_key(threshold: float) -> str:
     return f"ap{round(threshold * 100, 1):g}"
 
 
+DETAIL_KEYS = frozenset({*COUNT_KEYS, "precision_50", "recall_50", *(ap_key(t) for t in DSB_THRESHOLDS[1:])})
+"""Per-image keys a training log leaves out (it logs ``map``, ``ap50``, ``f1_50`` and ``aji``)."""
+
+
 @dataclass(frozen=True)
 class InstanceCounts:
     """What one image contributes: object counts, TP per threshold and the two AJI sums."""

@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from unetzoo.metrics.confusion import class_scores, confusion_matrix, pixel_accuracy
 from unetzoo.metrics.distance import hausdorff_distance
-from unetzoo.metrics.em import em_scores, require_skimage
+from unetzoo.metrics.em import em_scores
 
 ArrayLike = np.ndarray | torch.Tensor
 SCORES = ("dice", "iou", "precision", "recall", "specificity")
@@ -69,7 +69,7 @@ class SegmentationMetrics:
         from_logits: float binary predictions are logits (sigmoid applied) rather than probabilities.
         empty: score of a class absent from both prediction and ground truth (default 1: a correct empty
             prediction is perfect); ``float("nan")`` leaves such cases out of the means.
-        em: also compute the EM scores (needs scikit-image, the ``[em]`` extra).
+        em: also compute the EM scores.
 
     ``pred`` may be, per batch: float logits / probabilities (N, 1, H, W) or (N, H, W) in binary mode,
     float scores (N, C, H, W) in multiclass mode (argmax), or integer / bool label maps (N, H, W) or
@@ -105,8 +105,6 @@ class SegmentationMetrics:
         self.from_logits = from_logits
         self.empty = empty
         self.em = em
-        if em:
-            require_skimage()  # fail now, not after the first batch, if the [em] extra is missing
         self._rows: list[dict[str, float]] = []
 
     def to_labels(self, pred: ArrayLike) -> np.ndarray:

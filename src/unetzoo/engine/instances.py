@@ -1,0 +1,131 @@
+"""Instance inference and evaluation: a :class:`Segmenter`'s probabilities decoded into one label per object.
+
+An instance checkpoint (``unetzoo train --task instances``) stores its head and the post-processing chosen on
+its validation split (:func:`tune_checkpoint`); a semantic checkpoint is split into connected components of its
+foreground, the baseline every instance head must beat (touching objects merge).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
+from unetzoo.engine.evaluate import EvalResult, aggregate
+from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.sliding_window import probabilities
+from unetzoo.errors import UnetzooError
+from unetzoo.instances import Decoding, InstanceHead, components, get_head
+from unetzoo.instances.tune import tune
+from unetzoo.metrics import compute_all
+from unetzoo.metrics.instances import aggregate_instances, instance_counts
+from unetzoo.utils.resample import resize_labels
+
+
+@dataclass
+class InstanceSegmenter:
+    """A :class:`Segmenter` plus how its probabilities become objects.
+
+    Args:
+        segmenter: the network with its preprocessing and working scale.
+        head: the instance head it was trained with; None: connected components of its foreground.
+        decoding: the post-processing parameters (:class:`unetzoo.instances.Decoding`).
+    """
+
+    segmenter: Segmenter
+    head: InstanceHead | None = None
+    decoding: Decoding = field(default_factory=Decoding)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], **options: Any) -> InstanceSegmenter:
+        record = load_checkpoint(path).get("instances") or {}
+        head = get_head(record["head"]) if record.get("head") else None
+        return cls(Segmenter.from_checkpoint(path, **options), head, Decoding.from_dict(record.get("decoding")))
+
+    def decode(self, probs: np.ndarray, decoding: Decoding | None = None) -> np.ndarray:
+        """Probabilities ``(K, H, W)`` -> ``int32`` labels ``(H, W)``, 0 = background."""
+        decoding = decoding or self.decoding
+        if self.head is None:
+            foreground = self.segmenter.labels(torch.from_numpy(probs)).numpy() > 0
+            return components(foreground, decoding.min_area)
+        return self.head.decode(probs, decoding)
+
+    def foreground(self, probs: np.ndarray) -> np.ndarray:
+        """The binary foreground of :meth:`decode`'s probabilities (for the semantic scores)."""
+        if self.head is None:
+            return (self.segmenter.labels(torch.from_numpy(probs)).numpy() > 0).astype(np.int64)
+        return (1.0 - probs[0] > self.decoding.foreground).astype(np.int64)
+
+    def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        """``int32`` instance labels of a raw image (H, W, C)."""
+        return self.decode(self.segmenter.probabilities(image, source).numpy())
+
+
+def _truth(source: Any, i: int) -> np.ndarray:
+    labels = source.read_instances(i)
+    if labels is None:
+        raise UnetzooError(
+            f"{source.where(i)}: has no instance labels; add instances/<stem>.png (uint16, 0 = background, one id "
+            "per object) beside images/, or score the semantic mask without --instances"
+        )
+    return labels
+
+
+def evaluate_instances(
+    model: InstanceSegmenter, source: Any, indices: list[int], *, loss_fn: torch.nn.Module | None = None
+) -> EvalResult:
+    """Per image: the semantic scores of the foreground, the instance scores (``map``, ``ap50``, ``f1_50``,
+    ``aji``, counts), and with ``loss_fn`` the loss of a whole-image pass against the head's target at the
+    working scale. The aggregate is the semantic means plus :func:`aggregate_instances`."""
+    rows: list[dict[str, Any]] = []
+    semantic: list[dict[str, Any]] = []
+    counts = []
+    segmenter = model.segmenter
+    for i in indices:
+        image, mask = source.load(i)
+        truth = _truth(source, i)
+        where = source.image_path(i) or source.ids[i]
+        row: dict[str, Any] = {"id": source.ids[i]}
+        if loss_fn is not None and model.head is not None:
+            x = segmenter.network_input(image, where)
+            target = resize_labels(model.head.encode(truth), tuple(x.shape[1:]), model.head.classes)
+            with torch.inference_mode():
+                logits = segmenter.model(x[None])
+                row["loss"] = float(loss_fn(logits, torch.from_numpy(target.astype(np.int64))[None]))
+                probs = segmenter.to_original(probabilities(logits)[0], mask.shape).numpy()
+        else:
+            probs = segmenter.probabilities(image, where).numpy()
+        row.update(compute_all(model.foreground(probs), (mask > 0).astype(np.int64)))
+        semantic.append(dict(row))
+        counts.append(instance_counts(model.decode(probs), truth))
+        rows.append({**row, **counts[-1].scores()})
+    return EvalResult({**aggregate(semantic), **aggregate_instances(counts)}, rows)
+
+
+def tune_checkpoint(path: str | os.PathLike[str], source: Any, indices: list[int]) -> dict[str, Any]:
+    """Choose the checkpoint's post-processing on images ``indices`` and store it in the checkpoint (atomically).
+
+    Returns the stored record: ``head``, ``decoding``, ``val_map`` (the map it reached) and ``seconds``.
+    """
+    start = time.perf_counter()
+    payload = load_checkpoint(path)
+    model = InstanceSegmenter.from_checkpoint(path)
+    probs, truths = [], []
+    for i in indices:
+        image, _ = source.load(i)
+        probs.append(model.segmenter.probabilities(image, source.image_path(i) or source.ids[i]).numpy())
+        truths.append(_truth(source, i))
+    decoding, value = tune(model.decode, probs, truths)
+    record = {
+        **(payload.get("instances") or {}),
+        "decoding": decoding.to_dict(),
+        "val_map": value,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    save_checkpoint(path, {**payload, "instances": record})
+    return record

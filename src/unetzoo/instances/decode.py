@@ -1,0 +1,67 @@
+"""From a head's probabilities to one label per object: seeded watershed (Beucher and Meyer 1993).
+
+Seeds are the connected components of the head's seed map above ``seed`` inside the foreground; the foreground
+(``1 - p(background) > foreground``) is flooded from them over the inverted seed map
+(:func:`skimage.segmentation.watershed`), so touching objects split where the seed map dips between their
+centres. Objects smaller than ``min_area`` pixels are dropped. A foreground region without a seed stays
+background: it is too weak to be an object by the head's own account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+from skimage.segmentation import watershed
+
+from unetzoo.data.instances import relabel
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Post-processing parameters, chosen on the validation split (:func:`unetzoo.instances.tune.tune`).
+
+    Args:
+        foreground: a pixel belongs to some object when ``1 - p(background)`` exceeds this.
+        seed: seeds are the seed map's components above this.
+        min_area: objects with fewer pixels (at the original image size) are removed.
+    """
+
+    foreground: float = 0.5
+    seed: float = 0.5
+    min_area: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Decoding:
+        return cls(**(data or {}))
+
+
+def remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
+    """``labels`` without objects of fewer than ``min_area`` pixels, relabelled 1..N."""
+    if min_area > 1:
+        areas = np.bincount(labels.ravel())
+        small = areas < min_area
+        small[0] = False
+        if small.any():
+            labels = np.where(small[labels], 0, labels)
+    return relabel(labels)[0]
+
+
+def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decoding) -> np.ndarray:
+    """``int32`` labels (0 = background) of the objects seeded by ``seed_map > params.seed`` in ``foreground``."""
+    markers, count = ndimage.label((seed_map > params.seed) & foreground)
+    if count == 0:
+        return np.zeros(seed_map.shape, np.int32)
+    labels = watershed(-seed_map.astype(np.float32), markers, mask=foreground)
+    return remove_small(labels.astype(np.int32, copy=False), params.min_area)
+
+
+def components(foreground: np.ndarray, min_area: int = 0) -> np.ndarray:
+    """4-connected components of a binary mask as ``int32`` labels: a semantic model's objects (touching objects
+    merge)."""
+    return remove_small(ndimage.label(foreground)[0].astype(np.int32, copy=False), min_area)

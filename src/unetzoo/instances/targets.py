@@ -1,0 +1,60 @@
+"""Training targets of the instance heads: an instance label image (0 = background, 1..N) as a class map.
+
+Both targets are class maps, so an instance head trains with the engine's own losses, augmentation and
+resampling (a class map survives nearest-neighbour warps and the per-class area vote of
+:func:`unetzoo.utils.resample.resize_labels`); only decoding (:mod:`unetzoo.instances.decode`) is new.
+
+* :func:`boundary_classes`: background / interior / boundary, the three-class target of Caicedo et al.
+  (Cytometry A 2019, "Evaluation of deep learning strategies for nucleus segmentation in fluorescence images"),
+  used by most DSB 2018 entries: touching nuclei are kept apart by the boundary class.
+* :func:`distance_levels`: the distance of each pixel to its object's border, normalised by the object's largest
+  distance and quantised into ``levels`` classes, as the Deep Watershed Transform (Bai and Urtasun, CVPR 2017,
+  Sec. 3.2) quantises its energy. Normalising per object makes the target scale-free: every object, small or
+  large, has its top level at its centre, which becomes its watershed seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.segmentation import find_boundaries
+
+INTERIOR, BOUNDARY = 1, 2
+
+
+def inner_boundary(labels: np.ndarray) -> np.ndarray:
+    """Object pixels with a 4-neighbour of another id (background included): a 1-pixel contour per object,
+    so two touching objects are separated by two boundary pixels."""
+    return find_boundaries(labels, connectivity=1, mode="inner") & (labels > 0)
+
+
+def boundary_classes(labels: np.ndarray) -> np.ndarray:
+    """``uint8`` class map: 0 background, 1 interior, 2 boundary (:func:`inner_boundary`)."""
+    out = (labels > 0).astype(np.uint8)
+    out[inner_boundary(labels)] = BOUNDARY
+    return out
+
+
+def border_distance(labels: np.ndarray) -> np.ndarray:
+    """Euclidean distance (px) of each object pixel to the nearest pixel outside its object (1 on its contour);
+    0 on background. One distance transform for all objects: contours are set to 1 and distances grow inward."""
+    inside = (labels > 0) & ~inner_boundary(labels)
+    return np.where(labels > 0, ndimage.distance_transform_edt(inside) + 1.0, 0.0)
+
+
+def normalised_distance(labels: np.ndarray) -> np.ndarray:
+    """:func:`border_distance` divided by its maximum within each object: 1 at every object's centre."""
+    distance = border_distance(labels)
+    n = int(labels.max(initial=0))
+    if n == 0:
+        return distance
+    peak = np.zeros(n + 1)
+    peak[1:] = ndimage.maximum(distance, labels, np.arange(1, n + 1))
+    peak[0] = 1.0
+    return distance / peak[labels]
+
+
+def distance_levels(labels: np.ndarray, levels: int = 4) -> np.ndarray:
+    """``uint8`` class map: 0 background, ``k`` in 1..levels where the normalised distance is in
+    ((k-1)/levels, k/levels]."""
+    return np.ceil(normalised_distance(labels) * levels).clip(0, levels).astype(np.uint8)

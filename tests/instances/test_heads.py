@@ -1,0 +1,114 @@
+"""Instance heads: targets, decoding and the post-processing search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+from unetzoo.errors import UnetzooError
+from unetzoo.instances import HEADS, Decoding, components, get_head
+from unetzoo.instances.targets import border_distance, boundary_classes, distance_levels, normalised_distance
+from unetzoo.instances.tune import tune
+from unetzoo.metrics.instances import aggregate_instances, instance_counts
+
+
+def touching_discs(rng: np.random.Generator, n: int = 12, size: int = 128) -> np.ndarray:
+    """Label image of ``n`` discs of radius 5-12 placed at random, later ones over earlier ones (so many touch)."""
+    labels = np.zeros((size, size), np.int32)
+    for k in range(1, n + 1):
+        r = int(rng.integers(5, 13))
+        cy, cx = rng.integers(r, size - r, size=2)
+        labels[disk((cy, cx), r, shape=labels.shape)] = k
+    present = np.unique(labels[labels > 0])
+    lut = np.zeros(n + 1, np.int32)
+    lut[present] = np.arange(1, present.size + 1)
+    return lut[labels]
+
+
+def one_hot(classes: np.ndarray, k: int) -> np.ndarray:
+    return np.eye(k, dtype=np.float32)[classes].transpose(2, 0, 1)
+
+
+def test_boundary_classes_separate_touching_objects() -> None:
+    labels = np.zeros((8, 12), np.int32)
+    labels[2:6, 1:6], labels[2:6, 6:11] = 1, 2  # two touching rectangles
+    classes = boundary_classes(labels)
+    assert set(np.unique(classes)) == {0, 1, 2}
+    assert (classes[labels == 0] == 0).all()
+    assert (classes[2:6, 5] == 2).all() and (classes[2:6, 6] == 2).all()  # both sides of the contact
+    assert classes[3, 3] == 1 and classes[3, 8] == 1  # interiors stay interior
+    assert (classes[2, 1:6] == 2).all()  # the outer contour too
+
+
+def test_border_distance_against_brute_force() -> None:
+    labels = touching_discs(np.random.default_rng(1), n=5, size=40)
+    got = border_distance(labels)
+    ys, xs = np.mgrid[: labels.shape[0], : labels.shape[1]]
+    inner = boundary_classes(labels) == 2
+    for y, x in zip(*np.nonzero(labels), strict=True):
+        contour = inner & (labels == labels[y, x])
+        want = np.sqrt((ys[contour] - y) ** 2 + (xs[contour] - x) ** 2).min() + 1.0
+        assert got[y, x] == pytest.approx(want)
+    assert (got[labels == 0] == 0).all()
+
+
+def test_distance_levels_put_every_object_top_level_at_its_centre() -> None:
+    labels = touching_discs(np.random.default_rng(2))
+    norm = normalised_distance(labels)
+    levels = distance_levels(labels, 4)
+    for k in range(1, labels.max() + 1):
+        assert norm[labels == k].max() == pytest.approx(1.0)
+        assert levels[labels == k].max() == 4
+    assert set(np.unique(levels[labels > 0])) <= {1, 2, 3, 4} and (levels[labels == 0] == 0).all()
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+def test_perfect_probabilities_decode_to_the_objects(name: str) -> None:
+    """Each head's own target, as one-hot probabilities, decodes back to the labels (the head's upper bound)."""
+    head = HEADS[name]
+    counts = []
+    for seed in range(5):
+        labels = touching_discs(np.random.default_rng(seed))
+        probs = one_hot(head.encode(labels), head.classes)
+        counts.append(instance_counts(head.decode(probs, Decoding()), labels))
+    scores = aggregate_instances(counts)
+    assert scores["ap50"] >= 0.9 and scores["map"] >= 0.8
+    merged = [instance_counts(components(labels > 0), labels) for labels in
+              (touching_discs(np.random.default_rng(s)) for s in range(5))]  # fmt: skip
+    assert scores["map"] > aggregate_instances(merged)["map"]  # touching discs merge as components
+
+
+def test_decode_drops_small_objects_and_unseeded_regions() -> None:
+    probs = np.zeros((3, 20, 20), np.float32)
+    probs[0] = 1.0
+    probs[:, 2:10, 2:10] = np.array([0.0, 1.0, 0.0])[:, None, None]  # an object with interior
+    probs[:, 14:16, 14:16] = np.array([0.0, 1.0, 0.0])[:, None, None]  # a 4-pixel object
+    probs[:, 14:18, 2:6] = np.array([0.0, 0.0, 1.0])[:, None, None]  # foreground without a seed
+    labels = HEADS["boundary"].decode(probs, Decoding(min_area=5))
+    assert labels.max() == 1 and (labels[2:10, 2:10] == 1).all() and labels.sum() == 64
+
+
+def test_tune_improves_on_default_parameters() -> None:
+    """Weak interiors and 2x2 specks of false interior: the search keeps a better map than the defaults and
+    drops the specks by area."""
+    head = HEADS["boundary"]
+    probs, truths = [], []
+    for seed in range(4):
+        labels = touching_discs(np.random.default_rng(seed))
+        p = one_hot(head.encode(labels), 3)
+        p[1] = np.clip(p[1] * 0.4 + 0.3 * (labels > 0), 0, 1)  # interior 0.7 inside, boundary 0.3
+        for y, x in np.random.default_rng(seed).integers(0, 126, size=(6, 2)):
+            if not labels[y : y + 2, x : x + 2].any():
+                p[:, y : y + 2, x : x + 2] = np.array([0.0, 1.0, 0.0])[:, None, None]
+        probs.append(p)
+        truths.append(labels)
+    best, value = tune(head.decode, probs, truths)
+    pairs = zip(probs, truths, strict=True)
+    default = aggregate_instances(instance_counts(head.decode(p, Decoding()), t) for p, t in pairs)
+    assert value > default["map"] and best.min_area > 4
+
+
+def test_unknown_head_is_one_line() -> None:
+    with pytest.raises(UnetzooError, match="choose one of boundary, distance"):
+        get_head("stardist")
