@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from unetzoo.cli import main
-from unetzoo.data.io import write_image
+from unetzoo.data.io import read_image, write_image
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.evaluate import evaluate
 from unetzoo.engine.train import train
@@ -69,3 +69,45 @@ def test_data_without_instances_is_one_line(tmp_path: Path) -> None:
     options = {**FAST, "data": str(tmp_path / "d"), "task": "instances", "out": str(tmp_path / "r")}
     with pytest.raises(UnetzooError, match=r"--task instances needs an instance label image .* beside images/"):
         train(**options)
+
+
+def test_predict_instances_writes_labels_table_rois_and_outlines(run: tuple[str, Path], tmp_path: Path) -> None:
+    from roifile import roiread
+
+    from unetzoo.data import open_source
+
+    _, out = run
+    source = open_source(TINY)
+    image = np.clip(source.load(0)[0], 0, 255).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", image)
+    args = ["predict", str(tmp_path / "in"), "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--instances", "--rois", "--overlay"]) == 0
+    labels = read_image(tmp_path / "o" / "a.png")
+    assert labels.dtype == np.uint16 and labels.shape == image.shape[:2]
+    table = (tmp_path / "o" / "a_objects.csv").read_text().splitlines()
+    assert table[0].startswith("label,area,centroid_y,centroid_x,bbox_top") and len(table) - 1 == len(
+        np.unique(labels[labels > 0])
+    )
+    assert len(roiread(tmp_path / "o" / "a_rois.zip") or []) == len(table) - 1
+    assert read_image(tmp_path / "o" / "a_overlay.png").shape == (*image.shape[:2], 3)
+    before = (tmp_path / "o" / "a_objects.csv").stat().st_mtime_ns
+    assert main([*args, "--instances"]) == 1  # nothing replaced without --overwrite
+    assert (tmp_path / "o" / "a_objects.csv").stat().st_mtime_ns == before
+
+
+def test_exported_model_decodes_the_same_objects(run: tuple[str, Path], tmp_path: Path) -> None:
+    """The model card carries the head and its post-processing: ONNX Runtime finds the torch engine's objects."""
+    from unetzoo.data import open_source
+
+    head, out = run
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", np.clip(open_source(TINY).load(1)[0], 0, 255).astype(np.uint8))
+    assert main(["export", "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert json.loads((tmp_path / "m.onnx.json").read_text())["instances"]["head"] == head
+    common = [str(tmp_path / "in"), "--instances"]
+    assert main(["predict", *common, "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "t")]) == 0
+    assert main(["predict", *common, "--model", str(tmp_path / "m.onnx"), "--out", str(tmp_path / "x")]) == 0
+    torch_labels, onnx_labels = read_image(tmp_path / "t" / "a.png"), read_image(tmp_path / "x" / "a.png")
+    assert (torch_labels > 0).mean() == pytest.approx((onnx_labels > 0).mean(), abs=0.01)
+    assert abs(int(torch_labels.max()) - int(onnx_labels.max())) <= 1

@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, help="foreground threshold (default: the model's)")
     p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif")
     p.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
+    p.add_argument(
+        "--instances", action="store_true", help="one label per object: uint16 labels and <stem>_objects.csv"
+    )
+    p.add_argument("--rois", action="store_true", help="with --instances: also <stem>_rois.zip (ImageJ ROI set)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs exist")
     p.add_argument("--json", action="store_true", help="print one JSON record per input")
@@ -44,15 +48,30 @@ def _segmenter(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return Segmenter.from_checkpoint(args.checkpoint, **options)
 
 
-def run(args: argparse.Namespace) -> int:
-    from unetzoo.engine.predict import PredictOptions, predict_paths
+def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore[no-untyped-def]
+    """The model's ``instances`` record (head and post-processing), None for a semantic model."""
+    if hasattr(segmenter, "card"):
+        return segmenter.card.get("instances")
+    from unetzoo.engine.checkpoint import load_checkpoint
 
-    options = PredictOptions(args.save_prob, args.overlay, args.overwrite, args.skip_existing)
-    records = predict_paths(_segmenter(args), args.inputs, args.out, options)
+    return load_checkpoint(args.checkpoint).get("instances")
+
+
+def run(args: argparse.Namespace) -> int:
+    from unetzoo.engine.instances import InstanceSegmenter
+    from unetzoo.engine.predict import PredictOptions, predict_paths
+    from unetzoo.errors import UnetzooError
+
+    if args.rois and not args.instances:
+        raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
+    flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
+    options = PredictOptions(*flags)
+    segmenter = _segmenter(args)
+    objects = InstanceSegmenter.from_record(segmenter, _record(args, segmenter)) if args.instances else None
+    records = predict_paths(segmenter, args.inputs, args.out, options, objects)
     for r in records:
-        print(
-            json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} (foreground {r['foreground_fraction']:.1%})"
-        )
+        shown = f"{r['objects']} objects" if args.instances else f"foreground {r['foreground_fraction']:.1%}"
+        print(json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} ({shown})")
     if not args.json:
         print(f"{len(records)} input(s) segmented into {args.out}")
     return 0

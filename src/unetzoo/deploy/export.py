@@ -284,6 +284,7 @@ def _card(
         "preprocess": dict(payload["preprocess"]),
         "resampling": Resampling.from_dict(payload.get("resampling")).to_dict(),
         "inference": _jsonable(payload.get("inference") or {}),
+        "instances": _jsonable(payload.get("instances")),  # an instance head and its post-processing, or None
         "threshold": float(payload.get("threshold", 0.5)),
         "input_multiple": model.input_multiple,
         "padding": padding_rule(model),

@@ -18,6 +18,7 @@ import torch
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.evaluate import EvalResult, aggregate
 from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.predict import SegmenterLike, labels_from_probabilities
 from unetzoo.engine.sliding_window import probabilities
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import Decoding, InstanceHead, components, get_head
@@ -29,7 +30,7 @@ from unetzoo.utils.resample import resize_labels
 
 @dataclass
 class InstanceSegmenter:
-    """A :class:`Segmenter` plus how its probabilities become objects.
+    """A segmenter (torch :class:`Segmenter` or the ONNX runtime's) plus how its probabilities become objects.
 
     Args:
         segmenter: the network with its preprocessing and working scale.
@@ -37,33 +38,40 @@ class InstanceSegmenter:
         decoding: the post-processing parameters (:class:`unetzoo.instances.Decoding`).
     """
 
-    segmenter: Segmenter
+    segmenter: SegmenterLike
     head: InstanceHead | None = None
     decoding: Decoding = field(default_factory=Decoding)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], **options: Any) -> InstanceSegmenter:
-        record = load_checkpoint(path).get("instances") or {}
+    def from_record(cls, segmenter: SegmenterLike, record: dict[str, Any] | None) -> InstanceSegmenter:
+        """From the ``instances`` record of a checkpoint or model card (None: a semantic model)."""
+        record = record or {}
         head = get_head(record["head"]) if record.get("head") else None
-        return cls(Segmenter.from_checkpoint(path, **options), head, Decoding.from_dict(record.get("decoding")))
+        return cls(segmenter, head, Decoding.from_dict(record.get("decoding")))
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], **options: Any) -> InstanceSegmenter:
+        return cls.from_record(Segmenter.from_checkpoint(path, **options), load_checkpoint(path).get("instances"))
+
+    def foreground(self, probs: np.ndarray) -> np.ndarray:
+        """The binary foreground (``int64`` 0/1) of probabilities ``(K, H, W)``."""
+        if self.head is None:
+            return (labels_from_probabilities(probs, self.segmenter.threshold) > 0).astype(np.int64)
+        return (1.0 - probs[0] > self.decoding.foreground).astype(np.int64)
 
     def decode(self, probs: np.ndarray, decoding: Decoding | None = None) -> np.ndarray:
         """Probabilities ``(K, H, W)`` -> ``int32`` labels ``(H, W)``, 0 = background."""
         decoding = decoding or self.decoding
         if self.head is None:
-            foreground = self.segmenter.labels(torch.from_numpy(probs)).numpy() > 0
-            return components(foreground, decoding.min_area)
+            return components(self.foreground(probs) > 0, decoding.min_area)
         return self.head.decode(probs, decoding)
 
-    def foreground(self, probs: np.ndarray) -> np.ndarray:
-        """The binary foreground of :meth:`decode`'s probabilities (for the semantic scores)."""
-        if self.head is None:
-            return (self.segmenter.labels(torch.from_numpy(probs)).numpy() > 0).astype(np.int64)
-        return (1.0 - probs[0] > self.decoding.foreground).astype(np.int64)
+    def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        return np.asarray(self.segmenter.probabilities(image, source), dtype=np.float32)
 
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """``int32`` instance labels of a raw image (H, W, C)."""
-        return self.decode(self.segmenter.probabilities(image, source).numpy())
+        return self.decode(self.probabilities(image, source))
 
 
 def _truth(source: Any, i: int) -> np.ndarray:
@@ -99,7 +107,7 @@ def evaluate_instances(
                 row["loss"] = float(loss_fn(logits, torch.from_numpy(target.astype(np.int64))[None]))
                 probs = segmenter.to_original(probabilities(logits)[0], mask.shape).numpy()
         else:
-            probs = segmenter.probabilities(image, where).numpy()
+            probs = model.probabilities(image, where)
         row.update(compute_all(model.foreground(probs), (mask > 0).astype(np.int64)))
         semantic.append(dict(row))
         counts.append(instance_counts(model.decode(probs), truth))
@@ -118,7 +126,7 @@ def tune_checkpoint(path: str | os.PathLike[str], source: Any, indices: list[int
     probs, truths = [], []
     for i in indices:
         image, _ = source.load(i)
-        probs.append(model.segmenter.probabilities(image, source.image_path(i) or source.ids[i]).numpy())
+        probs.append(model.probabilities(image, source.image_path(i) or source.ids[i]))
         truths.append(_truth(source, i))
     decoding, value = tune(model.decode, probs, truths)
     record = {

@@ -4,6 +4,10 @@ Masks are written with the input's name (``<stem>.png``; a stack gives ``<stem>.
 slice) and the input's size: 0/255 for a binary model, class ids for a multi-class one. Optional outputs:
 ``<stem>_prob.tif`` (float32 foreground probability, or one page per class) and ``<stem>_overlay.png``.
 
+Objects (``instances``): the mask is a uint16 label image (0 = background, one id per object), with
+``<stem>_objects.csv`` (one row per object: :mod:`unetzoo.instances.measure`), optionally ``<stem>_rois.zip``
+(ImageJ ROI set) and an overlay of object outlines in distinct colours.
+
 Safety: every planned output is checked before anything is written (an existing output is refused unless
 ``overwrite``; an output that would replace an input is always refused), and each file is written
 atomically, so a prediction that dies half way leaves only whole files; rerun with ``skip_existing``.
@@ -87,6 +91,8 @@ class PredictOptions:
     overlay: bool = False
     overwrite: bool = False
     skip_existing: bool = False
+    instances: bool = False
+    rois: bool = False
 
 
 def planned_outputs(item: PredictInput, out: Path, options: PredictOptions) -> dict[str, Path]:
@@ -96,6 +102,10 @@ def planned_outputs(item: PredictInput, out: Path, options: PredictOptions) -> d
         outputs["prob"] = out / f"{item.stem}_prob.tif"
     if options.overlay:
         outputs["overlay"] = out / f"{item.stem}_overlay{ext}"
+    if options.instances:
+        outputs["objects"] = out / f"{item.stem}_objects.csv"
+    if options.rois:
+        outputs["rois"] = out / f"{item.stem}_rois.zip"
     return outputs
 
 
@@ -126,16 +136,35 @@ def _check_plan(items: list[PredictInput], out: Path, options: PredictOptions) -
     return todo
 
 
+class ObjectsLike(Protocol):
+    """What ``instances`` prediction needs besides probabilities: an ``InstanceSegmenter``."""
+
+    def decode(self, probs: np.ndarray) -> np.ndarray: ...
+
+
+def _object_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    if labels.max(initial=0) > np.iinfo(np.uint16).max:
+        raise UnetzooError(f"{where}: {labels.max()} objects do not fit a uint16 label image; split the image")
+    return labels.astype(np.uint16)
+
+
 def predict_paths(
     segmenter: SegmenterLike,
     inputs: list[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     options: PredictOptions | None = None,
+    objects: ObjectsLike | None = None,
 ) -> list[dict[str, Any]]:
-    """Segment every input and write the outputs; returns one record per written input."""
+    """Segment every input and write the outputs; returns one record per written input.
+
+    With ``options.instances``, ``objects`` turns each image's probabilities into object labels.
+    """
+    from unetzoo.instances.measure import object_table, outline_overlay, write_rois, write_table
     from unetzoo.report.plots import overlay
 
     options = options or PredictOptions()
+    if (options.instances or options.rois) and objects is None:
+        raise UnetzooError("instance prediction needs the model's object decoder; pass --instances", exit_code=2)
     out = Path(out)
     items = _check_plan(collect_inputs(inputs), out, options)
     try:
@@ -144,15 +173,23 @@ def predict_paths(
         raise UnetzooError(f"{out}: cannot create the output folder ({exc.strerror}); choose a writable --out") from exc
     records = []
     for item in items:
-        masks, probs_all, overlays = [], [], []
+        masks, probs_all, overlays, rows = [], [], [], []
         for k, image in enumerate(item.images()):
             source = f"{item.path}" + (f" slice {k}" if item.slices > 1 else "")
             probs = np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
-            labels = labels_from_probabilities(probs, segmenter.threshold)
             binary = probs.shape[0] == 1
-            masks.append(_mask_image(labels, binary))
             if options.save_prob:
                 probs_all.append(probs[0] if binary else probs)
+            if options.instances:
+                assert objects is not None
+                labels = _object_labels(objects.decode(probs), source)
+                masks.append(labels)
+                rows += object_table(labels, image, k if item.slices > 1 else None)
+                if options.overlay:
+                    overlays.append(outline_overlay(image, labels))
+                continue
+            labels = labels_from_probabilities(probs, segmenter.threshold)
+            masks.append(_mask_image(labels, binary))
             if options.overlay:
                 overlays.append(overlay(image, labels, (230, 0, 200)))
         outputs = planned_outputs(item, out, options)
@@ -162,5 +199,12 @@ def predict_paths(
         if options.overlay:
             write_image(outputs["overlay"], np.stack(overlays) if item.slices > 1 else overlays[0])
         fg = float(np.mean([(m > 0).mean() for m in masks]))
-        records.append({"input": str(item.path), "mask": str(outputs["mask"]), "foreground_fraction": fg})
+        record = {"input": str(item.path), "mask": str(outputs["mask"]), "foreground_fraction": fg}
+        if options.instances:
+            write_table(outputs["objects"], rows)
+            record.update(objects=len(rows), table=str(outputs["objects"]))
+        if options.rois:
+            write_rois(outputs["rois"], masks)
+            record["rois"] = str(outputs["rois"])
+        records.append(record)
     return records
