@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from servekit import gray_image
+from servekit import NUCLEI, gray_image
 
 from unetzoo.serve.model import ServedModel, load_model
 
@@ -52,3 +52,14 @@ def onnx_file(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def isbi_slice(shared_data: Path) -> Path:
     return shared_data / "isbi2012" / "images" / "00.png"
+
+
+@pytest.fixture(scope="session")
+def instance_model(tmp_path_factory: pytest.TempPathFactory) -> ServedModel:
+    """One epoch of ulite with the boundary head (``--task instances``) on synthetic nuclei, served by torch."""
+    from unetzoo.engine.train import train
+
+    out = tmp_path_factory.mktemp("serve-instances") / "run"
+    result = train(model="ulite", data=NUCLEI, task="instances", epochs=1, batch_size=2, patch_size=(64, 64),
+                   progress=False, out=str(out))  # fmt: skip
+    return load_model(result.best_checkpoint)

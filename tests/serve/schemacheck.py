@@ -13,7 +13,7 @@ TYPES = {
 }
 KNOWN = {
     "type", "properties", "required", "items", "enum", "minimum", "maximum", "minItems", "maxItems", "$ref",
-    "description", "default", "contentMediaType",
+    "description", "default", "contentMediaType", "oneOf",
 }  # fmt: skip
 
 
@@ -34,6 +34,9 @@ def validate(value: Any, schema: dict[str, Any], root: dict[str, Any], where: st
         for key in schema["$ref"].removeprefix("#/").split("/"):
             target = target[key]
         return validate(value, target, root, where)
+    if "oneOf" in schema:
+        matches = sum(not validate(value, option, root, where) for option in schema["oneOf"])
+        return [] if matches == 1 else [f"{where}: matches {matches} of the oneOf schemas, not exactly one"]
     errors = []
     kinds = schema.get("type")
     if kinds is not None:

@@ -119,3 +119,14 @@ def gray_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
     img = 128 + 60 * np.sin(xx / 5.0 + seed) * np.cos(yy / 7.0) + rng.normal(0, 10, (height, width))
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+NUCLEI = "synthetic:nuclei?n=8&size=64"
+"""The data of the served instance model (``instance_model`` fixture)."""
+
+
+def nuclei_png() -> bytes:
+    """The first image of :data:`NUCLEI` as PNG bytes."""
+    from unetzoo.data import open_source
+
+    return png_bytes(np.clip(open_source(NUCLEI).load(0)[0], 0, 255).astype(np.uint8))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from servekit import decode_png, running_server, tiff_bytes, upload
+from servekit import decode_png, nuclei_png, running_server, tiff_bytes, upload
 
 from unetzoo.data.io import read_image
 from unetzoo.serve.model import ServedModel
@@ -158,5 +158,30 @@ def test_page_segments_an_isbi_slice_end_to_end(browser, server: UnetzooServer, 
     wait_for(lambda: target.exists() and not list(browser.downloads.glob("*.crdownload")), 20, "the mask download")
     np.testing.assert_array_equal(decode_png(target.read_bytes()), want)
 
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def test_page_counts_objects_and_tables_them(browser, instance_model: ServedModel, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    image = tmp_path / "nuclei.png"
+    image.write_bytes(nuclei_png())
+    with running_server(instance_model) as s:
+        want = upload(s.url, image.read_bytes(), "nuclei.png", "?format=objects").json()
+        browser.get(s.url)
+        wait_for(lambda: "ulite" in browser.find_element(By.ID, "card-body").text, 20, "the model card")
+        browser.find_element(By.ID, "files").send_keys(str(image))
+        item = wait_for(lambda: finished(browser, 1), 60, "the result")[0]
+        assert item.get_attribute("data-status") == "done", item.text
+        assert f"{want['object_count']:,} objects" in item.find_element(By.CLASS_NAME, "stats").text
+        details = item.find_element(By.CLASS_NAME, "objects")
+        details.find_element(By.TAG_NAME, "summary").click()
+        wait_for(lambda: details.find_elements(By.CSS_SELECTOR, "thead td"), 30, "the object table")
+        rows = details.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) == min(want["object_count"], 500)
+        if rows:
+            first = [td.text for td in rows[0].find_elements(By.TAG_NAME, "td")]
+            assert first[:2] == [str(want["objects"][0]["label"]), str(want["objects"][0]["area"])]
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors

@@ -58,9 +58,9 @@ def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore
 
 
 def run(args: argparse.Namespace) -> int:
-    from unetzoo.engine.instances import InstanceSegmenter
     from unetzoo.engine.predict import PredictOptions, predict_paths
     from unetzoo.errors import UnetzooError
+    from unetzoo.instances.segmenter import InstanceSegmenter
 
     if args.rois and not args.instances:
         raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)

@@ -149,7 +149,8 @@ def evaluate(
     if not indices:
         raise UnetzooError(f"{checkpoint}: the run has no {split!r} images in {data}; use --split all or val")
     if instances or payload.get("instances"):
-        from unetzoo.engine.instances import InstanceSegmenter, evaluate_instances
+        from unetzoo.engine.instances import evaluate_instances
+        from unetzoo.instances.segmenter import InstanceSegmenter
 
         objects = InstanceSegmenter.from_checkpoint(checkpoint, threshold=threshold, tta=tta, tile=tile)
         return evaluate_instances(objects, source, indices)

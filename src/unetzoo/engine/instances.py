@@ -1,4 +1,4 @@
-"""Instance inference and evaluation: a :class:`Segmenter`'s probabilities decoded into one label per object.
+"""Instance evaluation, and choosing a checkpoint's post-processing (:class:`InstanceSegmenter` predicts).
 
 An instance checkpoint (``unetzoo train --task instances``) stores its head and the post-processing chosen on
 its validation split (:func:`tune_checkpoint`); a semantic checkpoint is split into connected components of its
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,61 +16,13 @@ import torch
 
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.evaluate import EvalResult, aggregate
-from unetzoo.engine.inference import Segmenter
-from unetzoo.engine.predict import SegmenterLike, labels_from_probabilities
 from unetzoo.engine.sliding_window import probabilities
 from unetzoo.errors import UnetzooError
-from unetzoo.instances import Decoding, InstanceHead, components, get_head
+from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.instances.tune import tune
 from unetzoo.metrics import compute_all
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 from unetzoo.utils.resample import resize_labels
-
-
-@dataclass
-class InstanceSegmenter:
-    """A segmenter (torch :class:`Segmenter` or the ONNX runtime's) plus how its probabilities become objects.
-
-    Args:
-        segmenter: the network with its preprocessing and working scale.
-        head: the instance head it was trained with; None: connected components of its foreground.
-        decoding: the post-processing parameters (:class:`unetzoo.instances.Decoding`).
-    """
-
-    segmenter: SegmenterLike
-    head: InstanceHead | None = None
-    decoding: Decoding = field(default_factory=Decoding)
-
-    @classmethod
-    def from_record(cls, segmenter: SegmenterLike, record: dict[str, Any] | None) -> InstanceSegmenter:
-        """From the ``instances`` record of a checkpoint or model card (None: a semantic model)."""
-        record = record or {}
-        head = get_head(record["head"]) if record.get("head") else None
-        return cls(segmenter, head, Decoding.from_dict(record.get("decoding")))
-
-    @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], **options: Any) -> InstanceSegmenter:
-        return cls.from_record(Segmenter.from_checkpoint(path, **options), load_checkpoint(path).get("instances"))
-
-    def foreground(self, probs: np.ndarray) -> np.ndarray:
-        """The binary foreground (``int64`` 0/1) of probabilities ``(K, H, W)``."""
-        if self.head is None:
-            return (labels_from_probabilities(probs, self.segmenter.threshold) > 0).astype(np.int64)
-        return (1.0 - probs[0] > self.decoding.foreground).astype(np.int64)
-
-    def decode(self, probs: np.ndarray, decoding: Decoding | None = None) -> np.ndarray:
-        """Probabilities ``(K, H, W)`` -> ``int32`` labels ``(H, W)``, 0 = background."""
-        decoding = decoding or self.decoding
-        if self.head is None:
-            return components(self.foreground(probs) > 0, decoding.min_area)
-        return self.head.decode(probs, decoding)
-
-    def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
-        return np.asarray(self.segmenter.probabilities(image, source), dtype=np.float32)
-
-    def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
-        """``int32`` instance labels of a raw image (H, W, C)."""
-        return self.decode(self.probabilities(image, source))
 
 
 def _truth(source: Any, i: int) -> np.ndarray:

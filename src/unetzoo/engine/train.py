@@ -47,10 +47,11 @@ from unetzoo.engine.distributed import DistContext, OnDevice, autocast, data_par
 from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
-from unetzoo.engine.instances import InstanceSegmenter, evaluate_instances, tune_checkpoint
+from unetzoo.engine.instances import evaluate_instances, tune_checkpoint
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import get_head
+from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.losses import training_losses
 from unetzoo.metrics.instances import DETAIL_KEYS as INSTANCE_DETAIL
 from unetzoo.models import create_model

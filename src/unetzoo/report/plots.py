@@ -63,18 +63,30 @@ def overlay(image: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], al
 
 
 def sample_grid(rows: list[dict[str, Any]]) -> bytes:
-    """One row per sample: image, ground truth overlay (green), prediction overlay (magenta)."""
+    """One row per sample: image, ground truth overlay (green), prediction overlay (magenta); a row with a
+    ``map`` holds object labels, drawn as outlines in one colour per object."""
+    from unetzoo.instances.measure import outline_overlay
+
     plt, fig = figure(9, 3 * max(1, len(rows)))
     for r, row in enumerate(rows):
+        objects = "map" in row
+        scores = f"Dice {row['dice']:.3f}" + (f", map {row['map']:.3f}" if objects else "")
         panels = [
             (row["image"], None, "image"),
-            (row["image"], row["truth"], "ground truth"),
-            (row["image"], row["pred"], f"prediction (Dice {row['dice']:.3f})"),
+            (
+                row["image"],
+                row["truth"],
+                f"ground truth ({len(np.unique(row['truth'])) - 1} objects)" if objects else "ground truth",
+            ),
+            (row["image"], row["pred"], f"prediction ({scores})"),
         ]
         for c, (img, mask, title) in enumerate(panels):
             ax = fig.add_subplot(len(rows), 3, r * 3 + c + 1)
             color = (0, 220, 0) if c == 1 else (230, 0, 200)
-            ax.imshow(overlay(img, mask if mask is not None else np.zeros(img.shape[:2]), color))
+            if objects and mask is not None:
+                ax.imshow(outline_overlay(img, mask))
+            else:
+                ax.imshow(overlay(img, mask if mask is not None else np.zeros(img.shape[:2]), color))
             ax.set_title(f"{row['id'][:16]}: {title}" if c == 0 else title, fontsize=9)
             ax.axis("off")
     return png(plt, fig)

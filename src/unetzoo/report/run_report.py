@@ -15,7 +15,21 @@ from typing import Any
 
 from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
 
-METRIC_KEYS = ("dice", "iou", "miou", "accuracy", "precision", "recall", "specificity", "hd95")
+METRIC_KEYS = (
+    "dice",
+    "iou",
+    "miou",
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "hd95",
+    "map",
+    "ap50",
+    "f1_50",
+    "aji",
+)
+"""Shown when the run logged them (the last four: an instance run, ``--task instances``)."""
 
 
 def _cases(run: Path, n: int) -> list[dict[str, Any]]:
@@ -23,11 +37,13 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
 
     The training's validation of that checkpoint (``val_dice_per_image`` in ``best.pt``) ranks the images,
     so only the shown cases are predicted again; a checkpoint without it is ranked by predicting them all.
+    An instance model's cases hold object labels (``truth``, ``pred``) and their DSB score (``map``).
     """
     from unetzoo.data import open_source
     from unetzoo.engine.checkpoint import load_checkpoint
     from unetzoo.engine.inference import Segmenter
-    from unetzoo.metrics import compute_all
+    from unetzoo.instances.segmenter import InstanceSegmenter
+    from unetzoo.metrics import compute_all, instance_counts
 
     payload = load_checkpoint(run / "best.pt")
     config = payload["config"]
@@ -44,9 +60,16 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
         ranked = sorted(val, key=lambda s: known[s])
         val = ranked if len(ranked) <= 2 * n else ranked[:n] + ranked[-n:]
     segmenter = Segmenter.from_checkpoint(run / "best.pt")
+    objects = InstanceSegmenter.from_record(segmenter, payload["instances"]) if payload.get("instances") else None
     scored = []
     for sid in val:
         image, truth = source.load(index[sid])
+        if objects is not None:
+            pred, truth = objects.predict(image), source.read_instances(index[sid])
+            dice = compute_all((pred > 0).astype(int), (truth > 0).astype(int))["dice"]
+            score = instance_counts(pred, truth).scores()["map"]
+            scored.append({"id": sid, "image": image, "truth": truth, "pred": pred, "dice": dice, "map": score})
+            continue
         pred = segmenter.predict(image)
         dice = compute_all(pred, truth, num_classes=max(2, segmenter.model.classes))["dice"]
         scored.append({"id": sid, "image": image, "truth": truth, "pred": pred, "dice": dice})
@@ -107,7 +130,9 @@ def write_run_report(run: str | os.PathLike[str], cases: int = 3) -> Path:
             "best_epoch",
             "n_train",
             "n_val",
+            "instances",
         )
+        if k in summary or k != "instances"
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>unetzoo run: {html.escape(str(summary.get("model")))}</title>

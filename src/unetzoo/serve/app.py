@@ -5,7 +5,8 @@ GET      ``/``                 the page (``static/index.html``; its script and s
 GET      ``/healthz``          liveness plus requests in flight
 GET      ``/api/model``        the model card with this server's input constraints
 GET      ``/openapi.json``     the OpenAPI 3 schema of this API
-POST     ``/api/segment``      multipart field ``image`` -> mask PNG, or JSON (RLE + statistics) with ``?format=json``
+POST     ``/api/segment``      multipart field ``image`` -> mask PNG, or JSON (RLE + statistics) with ``?format=json``;
+                               objects: ``?format=labels`` (uint16 label PNG), ``?format=objects`` (count and table)
 POST     ``/api/preview``      multipart field ``image`` -> 8-bit PNG view (for TIFF/16-bit files browsers cannot show)
 =======  ====================  ====================================================================
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from unetzoo.engine.predict import labels_from_probabilities
 from unetzoo.errors import UnetzooError
+from unetzoo.instances.measure import object_table
 from unetzoo.serve.config import MiB, ServeConfig
 from unetzoo.serve.errors import ApiError
 from unetzoo.serve.imaging import (
@@ -45,7 +47,7 @@ from unetzoo.serve.imaging import (
 )
 from unetzoo.serve.model import ServedModel
 from unetzoo.serve.multipart import parse_multipart
-from unetzoo.serve.openapi import openapi_schema
+from unetzoo.serve.openapi import SEGMENT_FORMATS, openapi_schema
 
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -225,22 +227,31 @@ class App:
             "send a smaller file or start the server with a larger --max-upload-mb",
         )
 
-    def _labels(self, image: np.ndarray, stem: str) -> np.ndarray:
+    def _probabilities(self, image: np.ndarray, stem: str) -> np.ndarray:
         image = fit_channels(image, self.model.in_channels)
-        segmenter = self.model.segmenter
         try:
             with self._workers:
-                probs = np.asarray(segmenter.probabilities(image, stem), dtype=np.float32)
+                return np.asarray(self.model.segmenter.probabilities(image, stem), dtype=np.float32)
         except UnetzooError as exc:
             raise ApiError(422, "unprocessable_image", str(exc)) from None
-        return labels_from_probabilities(probs, segmenter.threshold)
+
+    def _objects(self, probs: np.ndarray) -> np.ndarray:
+        """Object labels: the instance head's (``--task instances``) or the mask's connected components."""
+        assert self.model.objects is not None
+        labels = self.model.objects.decode(probs)
+        if labels.max(initial=0) > np.iinfo(np.uint16).max:
+            raise ApiError(422, "too_many_objects", f"{labels.max()} objects do not fit a uint16 label image")
+        return labels.astype(np.uint16)
 
     def segment(self, request: Request) -> Response:
         fmt = (request.query.get("format") or ["png"])[-1]
-        if fmt not in ("png", "json"):
-            raise ApiError(400, "bad_format", f"format={fmt!r} is not supported; use format=png or format=json")
+        if fmt not in SEGMENT_FORMATS:
+            raise ApiError(
+                400, "bad_format", f"format={fmt!r} is not supported; use format={' or format='.join(SEGMENT_FORMATS)}"
+            )
         image, stem = self._image(request)
-        labels = self._labels(image, stem)
+        probs = self._probabilities(image, stem)
+        labels = labels_from_probabilities(probs, self.model.segmenter.threshold)
         stats = statistics(labels, self.model.class_names, self.model.classes)
         headers = {
             "X-Image-Width": str(stats["width"]),
@@ -248,12 +259,23 @@ class App:
             "X-Foreground-Pixels": str(stats["foreground_pixels"]),
             "X-Foreground-Percent": str(stats["foreground_percent"]),
         }
+        objects = self._objects(probs) if fmt in ("labels", "objects") or self.model.instance_model else None
+        if objects is not None:
+            headers["X-Object-Count"] = str(len(np.unique(objects)) - 1)
+        if fmt == "labels":
+            headers["Content-Disposition"] = f'attachment; filename="{stem}_labels.png"'
+            return Response(200, encode_png(objects), "image/png", headers)
+        if fmt == "objects":
+            table = object_table(objects, image)
+            return json_response({"object_count": len(table), "objects": table}, headers=headers)
         if fmt == "json":
             result: dict[str, Any] = {"model": self.card["model"], "threshold": self.model.segmenter.threshold}
             result.update(stats, mask=rle_encode(labels > 0))
             if self.model.classes > 1:
                 for entry in result["classes"]:
                     entry["mask"] = rle_encode(labels == entry["id"])
+            if objects is not None:
+                result["object_count"] = int(headers["X-Object-Count"])
             return json_response(result, headers=headers)
         headers["Content-Disposition"] = f'attachment; filename="{stem}_mask.png"'
         return Response(200, encode_png(mask_image(labels, self.model.classes)), "image/png", headers)

@@ -11,9 +11,12 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from unetzoo.instances.segmenter import InstanceSegmenter
 
 
 class SegmenterLike(Protocol):
@@ -26,10 +29,17 @@ class SegmenterLike(Protocol):
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded segmenter and its card (JSON-safe; no absolute paths)."""
+    """A loaded segmenter, its card (JSON-safe; no absolute paths) and its object decoder: the instance head
+    and post-processing of a ``--task instances`` model, connected components for a semantic one."""
 
     segmenter: SegmenterLike
     card: dict[str, Any]
+    objects: InstanceSegmenter | None = None
+
+    @property
+    def instance_model(self) -> bool:
+        """Trained to separate objects (``--task instances``)."""
+        return bool(self.card.get("instances"))
 
     @property
     def classes(self) -> int:
@@ -62,6 +72,12 @@ def validation_metrics(metrics: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (metrics or {}).items() if k == "epoch" or k.startswith("val_")}
 
 
+def _objects(segmenter: SegmenterLike, record: dict[str, Any] | None) -> InstanceSegmenter:
+    from unetzoo.instances.segmenter import InstanceSegmenter
+
+    return InstanceSegmenter.from_record(segmenter, record)
+
+
 def _onnx(path: Path, options: dict[str, Any]) -> ServedModel:
     from unetzoo.deploy.runtime import OnnxSegmenter
 
@@ -84,8 +100,9 @@ def _onnx(path: Path, options: dict[str, Any]) -> ServedModel:
         "int8": card.get("int8") is not None,
         "sha256": card["sha256"],
         "unetzoo_version": card.get("unetzoo_version"),
+        "instances": card.get("instances"),
     }
-    return ServedModel(segmenter, json_safe(public))
+    return ServedModel(segmenter, json_safe(public), _objects(segmenter, card.get("instances")))
 
 
 def _checkpoint(path: Path, options: dict[str, Any]) -> ServedModel:
@@ -113,8 +130,9 @@ def _checkpoint(path: Path, options: dict[str, Any]) -> ServedModel:
         "int8": False,
         "sha256": None,
         "unetzoo_version": __version__,
+        "instances": payload.get("instances"),
     }
-    return ServedModel(segmenter, json_safe(public))
+    return ServedModel(segmenter, json_safe(public), _objects(segmenter, payload.get("instances")))
 
 
 def load_model(

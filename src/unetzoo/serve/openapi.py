@@ -79,6 +79,10 @@ SCHEMAS: dict[str, Any] = {
             "int8": {"type": "boolean"},
             "sha256": _nullable("string"),
             "unetzoo_version": _nullable("string"),
+            "instances": {
+                "type": ["object", "null"],
+                "description": "an instance model's head and post-processing (--task instances), else null",
+            },
             "input": _ref("InputConstraints"),
         },
     },
@@ -125,9 +129,22 @@ SCHEMAS: dict[str, Any] = {
             "foreground_percent": {"type": "number", "minimum": 0, "maximum": 100},
             "classes": {"type": "array", "items": _ref("ClassStatistics")},
             "mask": _ref("RLE"),
+            "object_count": {"type": "integer", "minimum": 0, "description": "an instance model's objects"},
+        },
+    },
+    "ObjectTable": {
+        "type": "object",
+        "description": "format=objects: one row per object (label, area, centroid, bbox, mean intensity, eccentricity)",
+        "required": ["object_count", "objects"],
+        "properties": {
+            "object_count": {"type": "integer", "minimum": 0},
+            "objects": {"type": "array", "items": {"type": "object"}},
         },
     },
 }
+
+SEGMENT_FORMATS = ("png", "json", "labels", "objects")
+"""``/api/segment?format=``: the mask PNG, JSON with RLE masks, the object label PNG, the object table."""
 
 _UPLOAD_BODY = {
     "required": True,
@@ -156,12 +173,13 @@ _UPLOAD_ERRORS = {
 }
 
 _STAT_HEADERS = {
-    name: {"schema": {"type": kind}, "description": text}
+    name: {"schema": {"type": kind}, "description": text, "required": name != "X-Object-Count"}
     for name, kind, text in (
         ("X-Image-Width", "integer", "image width in pixels"),
         ("X-Image-Height", "integer", "image height in pixels"),
         ("X-Foreground-Pixels", "integer", "pixels of any non-background class"),
         ("X-Foreground-Percent", "number", "foreground share of the image, in percent"),
+        ("X-Object-Count", "integer", "objects found (formats labels and objects, and any instance model)"),
     )
 }
 
@@ -216,13 +234,15 @@ def openapi_schema(card: dict[str, Any]) -> dict[str, Any]:
                 "post": {
                     "operationId": "segment",
                     "summary": "segment one image",
-                    "description": "Mask PNG (0/255 binary, class ids multi-class), or JSON with format=json.",
+                    "description": "Mask PNG (0/255 binary, class ids multi-class), JSON with format=json, the object "
+                    "label PNG (uint16, 0 = background; an instance model's objects, else the mask's connected "
+                    "components) with format=labels, the per-object table with format=objects.",
                     "parameters": [
                         {
                             "name": "format",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "string", "enum": ["png", "json"], "default": "png"},
+                            "schema": {"type": "string", "enum": list(SEGMENT_FORMATS), "default": "png"},
                         }
                     ],
                     "requestBody": _UPLOAD_BODY,
@@ -232,7 +252,7 @@ def openapi_schema(card: dict[str, Any]) -> dict[str, Any]:
                             "headers": _STAT_HEADERS,
                             "content": {
                                 "image/png": {"schema": {"type": "string", "contentMediaType": "image/png"}},
-                                "application/json": {"schema": _ref("SegmentResult")},
+                                "application/json": {"schema": {"oneOf": [_ref("SegmentResult"), _ref("ObjectTable")]}},
                             },
                         },
                         **_UPLOAD_ERRORS,

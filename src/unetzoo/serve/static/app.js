@@ -191,8 +191,11 @@ async function segment(item) {
     item.canvas.height = height;
     item.base = pixelsOf(await baseBitmap(file), width, height);
     render(item);
+    const count = response.headers.get("X-Object-Count");
     node.querySelector(".stats").textContent =
-      `foreground ${formatInt(pixels)} px (${percent.toFixed(2)} %) · ${width}×${height}`;
+      `foreground ${formatInt(pixels)} px (${percent.toFixed(2)} %) · ${width}×${height}` +
+      (count === null ? "" : ` · ${formatInt(Number(count))} objects`);
+    if (count !== null) showObjects(item, Number(count));
     const link = node.querySelector(".download");
     const disposition = response.headers.get("Content-Disposition") || "";
     link.download = (disposition.match(/filename="([^"]+)"/) || [null, "mask.png"])[1];
@@ -201,6 +204,38 @@ async function segment(item) {
     setStatus(item, "done", "done");
   } catch (err) {
     setStatus(item, "error", err.message || String(err));
+  }
+}
+
+const OBJECT_COLUMNS = ["label", "area", "centroid_y", "centroid_x", "eccentricity"];
+const MAX_OBJECT_ROWS = 500;
+
+// An instance model's objects: the count comes with the mask; the table is fetched when first opened.
+function showObjects(item, count) {
+  const details = item.node.querySelector(".objects");
+  details.hidden = false;
+  details.querySelector("summary").textContent = `${formatInt(count)} objects (table)`;
+  details.addEventListener("toggle", () => loadObjects(item, details), { once: true });
+}
+
+async function loadObjects(item, details) {
+  const status = details.querySelector(".objects-status");
+  status.textContent = "measuring…";
+  try {
+    const response = await post("/api/segment?format=objects", item.file);
+    if (!response.ok) throw new Error(await errorOf(response));
+    const { objects } = await response.json();
+    const table = details.querySelector("table");
+    const head = table.createTHead().insertRow();
+    for (const column of OBJECT_COLUMNS) head.insertCell().textContent = column;
+    const body = table.createTBody();
+    for (const row of objects.slice(0, MAX_OBJECT_ROWS)) {
+      const tr = body.insertRow();
+      for (const column of OBJECT_COLUMNS) tr.insertCell().textContent = String(row[column]);
+    }
+    status.textContent = objects.length > MAX_OBJECT_ROWS ? `first ${MAX_OBJECT_ROWS} of ${objects.length}` : "";
+  } catch (err) {
+    status.textContent = err.message || String(err);
   }
 }
 
