@@ -1,0 +1,79 @@
+"""The instance heads compared: each trained on the same data, model and wall-clock budget, scored on objects.
+
+    python benchmarks/instance_heads.py --data ../shared/data/dsb2018 --model ulite --budget 15m --threads 2 \\
+        --out runs/instance_heads
+
+For every head (``boundary``, ``distance``; ``--heads`` to choose, ``semantic`` adds the plain mask split into
+connected components) it runs ``unetzoo.engine.train.train(task="instances", head=...)`` on the seed-0 split,
+which ends by choosing the post-processing on the validation split, then scores the best checkpoint on that
+split with :func:`unetzoo.engine.evaluate.evaluate` (``map``, ``ap50``, ``f1_50``, ``aji``, counts, Dice) and
+times the post-processing alone per image. Finished runs are reused (resumable). Prints one Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unetzoo.data import open_source
+from unetzoo.engine.checkpoint import load_checkpoint
+from unetzoo.engine.evaluate import evaluate
+from unetzoo.engine.train import train
+from unetzoo.instances.segmenter import InstanceSegmenter
+
+KEYS = ("map", "ap50", "f1_50", "aji", "dice", "n_true", "n_pred")
+
+
+def decode_seconds(checkpoint: Path, data: str, images: int = 10) -> float:
+    """Median seconds of post-processing alone (probabilities -> labels) over the first validation images."""
+    model = InstanceSegmenter.from_checkpoint(checkpoint)
+    source = open_source(data)
+    index = {sid: i for i, sid in enumerate(source.ids)}
+    times = []
+    for sid in load_checkpoint(checkpoint)["split"]["val"][:images]:
+        probs = model.probabilities(source.load(index[sid])[0])
+        start = time.perf_counter()
+        model.decode(probs)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--model", default="ulite")
+    parser.add_argument("--heads", default="boundary,distance")
+    parser.add_argument("--budget", default="15m")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="runs/instance_heads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for head in args.heads.split(","):
+        out = Path(args.out) / head
+        if not (out / "summary.json").exists():
+            task = {"task": "semantic"} if head == "semantic" else {"task": "instances", "head": head}
+            train(model=args.model, data=args.data, budget=args.budget, out=str(out), progress=False, **task)
+        summary = json.loads((out / "summary.json").read_text())
+        scores = evaluate(out / "best.pt", instances=True).aggregate
+        row = {"head": head, "steps": summary["global_steps"], **{k: scores[k] for k in KEYS}}
+        row["decoding"] = (summary.get("instances") or {}).get("decoding", "connected components")
+        torch.set_num_threads(1)
+        row["decode_s"] = decode_seconds(out / "best.pt", args.data)
+        torch.set_num_threads(args.threads)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n| head | steps | map | ap50 | f1_50 | aji | Dice | objects true / predicted | post-processing s/image |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['head']} | {r['steps']} | {r['map']:.4f} | {r['ap50']:.4f} | {r['f1_50']:.4f} | {r['aji']:.4f} "
+              f"| {r['dice']:.4f} | {r['n_true']} / {r['n_pred']} | {r['decode_s']:.3f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
