@@ -142,3 +142,21 @@ def test_compare_on_real_isbi(shared_data: Path, tmp_path: Path) -> None:
     assert [r["model"] for r in rows] == ["ulite", "sd_unet"]
     assert all(r["v_rand"] is not None and r["dice"] is not None for r in rows)
     assert "| sd_unet |" in (tmp_path / "table.md").read_text()
+
+
+def test_instance_compare_has_the_object_columns(tmp_path: Path) -> None:
+    """``--task instances``: every model trains the same head; the table gains map, ap50, f1_50 and aji, scored
+    with each run's tuned post-processing (the same numbers as ``unetzoo eval``)."""
+    from unetzoo.engine.evaluate import evaluate
+
+    nuclei = "synthetic:nuclei?n=10&size=48"
+    config = replace(_config(tmp_path, ["ulite"], task="instances", head="distance"), data=nuclei)
+    rows = run_compare(config)
+    table = markdown_table(rows)
+    header = table.splitlines()[0]
+    assert all(column in header for column in ("map", "ap50", "f1_50", "aji", "dice")), header
+    run = tmp_path / "runs" / "ulite" / "fold0"
+    assert json.loads((run / "summary.json").read_text())["instances"]["head"] == "distance"
+    assert rows[0]["map"] == pytest.approx(evaluate(run / "best.pt").aggregate["map"])
+    semantic = run_compare(_config(tmp_path / "semantic", ["ulite"]))
+    assert "map" not in markdown_table(semantic).splitlines()[0]

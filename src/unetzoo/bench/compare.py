@@ -25,12 +25,16 @@ from unetzoo.data import open_source
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from unetzoo.engine.evaluate import evaluate_images
 from unetzoo.engine.inference import Segmenter
+from unetzoo.engine.instances import evaluate_instances
 from unetzoo.engine.train import train
 from unetzoo.errors import UnetzooError
+from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.models import get_entry
 from unetzoo.utils.atomic import atomic_write_text
 
 METRICS = ("dice", "iou", "miou", "accuracy", "hd95", "v_rand", "v_info")
+INSTANCE_METRICS = ("map", "ap50", "f1_50", "aji")
+"""The object columns of a ``task="instances"`` compare (each model trained with the same instance head)."""
 
 
 @dataclass
@@ -57,6 +61,8 @@ class CompareConfig:
     threads: int | None = None
     latency_runs: int = 20
     prune_levels: list[int] = field(default_factory=list)
+    task: str = "semantic"  # instances: every model trained with ``head`` and scored on objects too
+    head: str = "boundary"
     train_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,6 +101,8 @@ def train_one(config: CompareConfig, spec: str, fold: int) -> Path:
         folds=config.folds,
         fold=fold if config.folds else None,
         deep_supervision=bool(config.prune_levels),
+        task=config.task,
+        head=config.head,
         **{"iters_per_epoch": config.steps_per_epoch, **config.train_options},
         **common,
     )
@@ -124,8 +132,11 @@ def validation_of_checkpoint(config: CompareConfig, payload: dict[str, Any]) -> 
     The engine validates on the same held-out images, whole, with the same segmenter and threshold as
     :func:`evaluate_run`, and stores that row in the checkpoint; evaluating again would double the cost of
     the heavy models on large images (DSB 2018 at one thread: minutes per model). EM scores are not part of
-    the training's validation, so ``em=True`` evaluates afresh.
+    the training's validation, so ``em=True`` evaluates afresh; so does ``task="instances"`` (the
+    post-processing is chosen after the training's last validation).
     """
+    if config.task == "instances":
+        return None
     wanted = [m for m in METRICS if config.em or m not in ("v_rand", "v_info")]
     row = payload.get("metrics") or {}
     if any(f"val_{m}" not in row for m in wanted):
@@ -144,11 +155,15 @@ def evaluate_run(config: CompareConfig, run: Path, model: torch.nn.Module | None
         source = open_source(config.data)
         index = {sid: i for i, sid in enumerate(source.ids)}
         val = [index[s] for s in payload["split"]["val"]]
-        scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
+        if config.task == "instances":
+            objects = InstanceSegmenter.from_record(segmenter, payload.get("instances"))
+            scores = evaluate_instances(objects, source, val).aggregate
+        else:
+            scores = evaluate_images(segmenter, source, val, em=config.em).aggregate
     net = segmenter.model
     prof = profile(net, (1, net.in_channels, *config.size), memory=False)
     return {
-        **{k: scores.get(k) for k in METRICS},
+        **{k: scores.get(k) for k in (*METRICS, *INSTANCE_METRICS)},
         "params": prof.params,
         "gmacs": prof.gmacs,
         "latency_ms": latency_ms(net, net.in_channels, config.size, config.latency_runs),
@@ -180,6 +195,7 @@ def evaluated(config: CompareConfig, run: Path) -> dict[str, Any]:
         "data": config.data,
         "size": list(config.size),
         "em": config.em,
+        "task": config.task,
         "latency_runs": config.latency_runs,
     }
     record = run / "compare_eval.json"
@@ -205,7 +221,7 @@ def _mean_std(values: list[Any]) -> tuple[float | None, float | None]:
 def summarize(model: str, folds: list[dict[str, Any]]) -> dict[str, Any]:
     """One table row: mean and std over folds of every figure."""
     row: dict[str, Any] = {"model": model, "folds": len(folds)}
-    for key in ("params", "gmacs", "latency_ms", "batch_size", "epochs", "steps", *METRICS):
+    for key in ("params", "gmacs", "latency_ms", "batch_size", "epochs", "steps", *METRICS, *INSTANCE_METRICS):
         mean, std = _mean_std([f.get(key) for f in folds])
         row[key], row[f"{key}_std"] = mean, std
     row["history"] = folds[0]["history"] if folds else []

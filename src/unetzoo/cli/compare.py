@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input size of the params/GMACs/latency columns (default 256 256)")  # fmt: skip
     p.add_argument("--steps-per-epoch", type=int, help="training steps between validations" + planned)
     p.add_argument("--em", action="store_true", help="also EM scores (V_rand, V_info)")
+    p.add_argument("--task", choices=("semantic", "instances"), default="semantic",
+                   help="instances: train every model with --head and add map, ap50, f1_50, aji")  # fmt: skip
+    p.add_argument("--head", default="boundary", help="instance head for --task instances: boundary or distance")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     p.set_defaults(func=run)
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         steps_per_epoch=args.steps_per_epoch,
         threads=args.threads,
         prune_levels=levels,
+        task=args.task,
+        head=args.head,
     )
     rows = run_compare(config)
     write_tables(rows, args.out)

@@ -31,6 +31,10 @@ COLUMNS = (
     "hd95",
     "v_rand",
     "v_info",
+    "map",
+    "ap50",
+    "f1_50",
+    "aji",
 )
 
 
