@@ -111,3 +111,28 @@ def test_exported_model_decodes_the_same_objects(run: tuple[str, Path], tmp_path
     torch_labels, onnx_labels = read_image(tmp_path / "t" / "a.png"), read_image(tmp_path / "x" / "a.png")
     assert (torch_labels > 0).mean() == pytest.approx((onnx_labels > 0).mean(), abs=0.01)
     assert abs(int(torch_labels.max()) - int(onnx_labels.max())) <= 1
+
+
+def test_dsb2018_instance_run_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    """Real DSB 2018 images and instance labels (12 train / 4 validation, seeded): training steps of the boundary
+    head through the real loader, the post-processing tuned on the validation images, eval and predict."""
+    from unetzoo.data import open_source
+
+    data = str(shared_data / "dsb2018")
+    ids = open_source(data).ids
+    rng = np.random.default_rng(0)
+    chosen = [ids[k] for k in rng.choice(len(ids), 16, replace=False)]
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": chosen[:12], "val": chosen[12:], "test": []}))
+    out = tmp_path / "run"
+    options = {"model": "ulite", "data": data, "task": "instances", "split_file": str(split), "progress": False}
+    train(**options, epochs=1, iters_per_epoch=3, batch_size=2, patch_size=(128, 128), out=str(out))
+    record = load_checkpoint(out / "best.pt")["instances"]
+    assert record["head"] == "boundary" and 0.0 <= record["val_map"] <= 1.0
+    scores = evaluate(out / "best.pt").aggregate
+    assert set(INSTANCE_KEYS) <= scores.keys() and scores["n_images"] == 4
+    assert scores["n_true"] == sum(int(open_source(data).read_instances(ids.index(s)).max()) for s in chosen[12:])
+    image = shared_data / "dsb2018" / "images" / f"{chosen[12]}.png"
+    predict = ["predict", str(image), "--checkpoint", str(out / "best.pt"), "--instances", "--out", str(tmp_path / "p")]
+    assert main(predict) == 0
+    assert read_image(tmp_path / "p" / image.name).shape == read_image(image).shape[:2]

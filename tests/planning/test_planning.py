@@ -163,6 +163,10 @@ def test_plan_is_deterministic_complete_and_honours_fixed_choices(tmp_path: Path
     assert (fixed.resampling["scale"], fixed.patch_size, fixed.batch_size) == (0.5, [48, 64], 3)
     assert "given" in fixed.reasons["resampling"] and "given" in fixed.reasons["batch_size"]
     assert isinstance(unetzoo.plan(data, model="ulite", budget=120, threads=1), unetzoo.Plan)
+    # the training log's line says what stops the run: the budget, the epochs, or whichever comes first
+    assert first.summary_line().endswith("in 120 s") and "steps" in first.summary_line()
+    assert first.summary_line(5, budget=False).endswith("for 5 epochs") and "steps" not in first.summary_line(5, False)
+    assert first.summary_line(5).endswith("in 120 s or 5 epochs, whichever comes first")
 
 
 def test_images_that_disagree_in_channels_are_explained(tmp_path: Path) -> None:
@@ -190,3 +194,26 @@ def test_plan_cli_json_and_reuse_by_train(tmp_path: Path, capsys: pytest.Capture
     assert main(["plan", "--data", data, "--resize", "32", "32", "--scale", "0.5"]) == 2
     assert main(["train", "--data", data, "--plan", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 1
     assert "plan file not found" in capsys.readouterr().err
+
+
+def test_a_slower_real_step_shrinks_the_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner times one real step where it lands; when that step is 3x slower than the cost model's line
+    (memory-bound large steps), it plans again at the measured speed and times the new point."""
+    import unetzoo.planning as planning
+
+    data = str(squares(tmp_path / "ds", 8, (512, 512), side=24))
+    honest = make_plan(data, "ulite", budget="1m", threads=1)
+    point = honest.cost["operating_point"]
+    assert point["step_seconds"] > 0 and honest.expected_steps == int(60 / point["step_seconds"])
+    timed: list[tuple[int, list[int]]] = []
+
+    def slow(spec: dict, threads: int, batch: int, patch: list[int]) -> float:
+        timed.append((batch, list(patch)))
+        return 3.0 * planning.model_cost(spec, threads).step_seconds(batch, patch[0] * patch[1])
+
+    monkeypatch.setattr(planning, "step_seconds_at", slow)
+    slowed = make_plan(data, "ulite", budget="1m", threads=1)
+    area = slowed.patch_size[0] * slowed.patch_size[1] * slowed.batch_size
+    assert area < honest.patch_size[0] * honest.patch_size[1] * honest.batch_size
+    assert slowed.cost["operating_point"]["measured_over_model"] == pytest.approx(3.0, rel=1e-3)
+    assert len(timed) == 2 and "a real step at" in slowed.reasons["batch_size"]

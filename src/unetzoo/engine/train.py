@@ -213,7 +213,8 @@ class Trainer:
                 plan = Plan.from_dict(self.ctx.broadcast(made))
             self.plan = plan
             if c.progress and self.ctx.is_main:
-                lines = [f"{plan.summary_line()} (reasons: {self.out / 'plan.json'})"]
+                line = plan.summary_line(c.epochs, budget=budget is not None or c.epochs is None)
+                lines = [f"{line} (reasons: {self.out / 'plan.json'})"]
                 print("\n".join(lines + [f"plan warning: {w}" for w in plan.warnings]), file=sys.stderr)
             options = plan.train_options()
             values = {name: options[name] if getattr(c, name) is None else getattr(c, name) for name in PLANNED}

@@ -23,7 +23,7 @@ import torch
 from unetzoo.data import Source, open_source
 from unetzoo.errors import UnetzooError
 from unetzoo.planning import rules
-from unetzoo.planning.cost import ModelCost, model_cost
+from unetzoo.planning.cost import ModelCost, model_cost, step_seconds_at
 from unetzoo.planning.fingerprint import Fingerprint, cached_fingerprint
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
@@ -31,6 +31,8 @@ from unetzoo.utils.resample import Resampling
 
 DEFAULT_BUDGET = "10m"
 PLAN_VERSION = 1
+STEP_TOLERANCE = 1.15
+"""A real step this much slower than the cost model's line re-plans with the measured speed."""
 
 __all__ = ["DEFAULT_BUDGET", "Fingerprint", "ModelCost", "Plan", "cached_fingerprint", "load_plan", "make_plan"]
 
@@ -91,14 +93,15 @@ class Plan:
             "inference": dict(self.inference),
         }
 
-    def summary_line(self) -> str:
-        """One line of the main choices, for a training log."""
+    def summary_line(self, epochs: int | None = None, budget: bool = True) -> str:
+        """One line of the main choices, for a training log: ``epochs`` (``--epochs``) and ``budget`` (whether a
+        budget stops the run too) say what stops it; without a budget the plan's was used for sizing only."""
         work = Resampling.from_dict(self.resampling).describe()
-        steps = f", about {self.expected_steps} steps" if self.expected_steps else ""
-        return (
-            f"plan: {work}, patch {self.patch_size[0]}x{self.patch_size[1]}, batch {self.batch_size}{steps} "
-            f"in {self.budget_seconds:.0f} s"
-        )
+        steps = f", about {self.expected_steps} steps" if self.expected_steps and budget else ""
+        stop = f"in {self.budget_seconds:.0f} s" if budget else ""
+        if epochs is not None:
+            stop = f"{stop} or {epochs} epochs, whichever comes first" if budget else f"for {epochs} epochs"
+        return f"plan: {work}, patch {self.patch_size[0]}x{self.patch_size[1]}, batch {self.batch_size}{steps} {stop}"
 
     def describe(self) -> str:
         """Human-readable plan: one line per choice with its reason, then the warnings."""
@@ -178,28 +181,17 @@ def make_plan(
             measured.append(model_cost(spec, threads))
         return measured[0]
 
-    side = min(patch_size) if patch_size is not None else rules.largest_patch(cost(), budget_s)
     warnings = rules.channel_warnings(fp)
-    if resampling is not None:
-        fixed = resampling if isinstance(resampling, Resampling) else Resampling.from_dict(resampling)
-        scale = rules.Choice(fixed, f"{fixed.describe()}: given")
-    else:
-        scale, more = rules.plan_scale(fp, side)
-        warnings += more
+    layout = _layout(fp, cost, budget_s, resampling, patch_size, batch_size)
+    operating_point: dict[str, Any] = {}
+    if patch_size is None or batch_size is None:  # the choice rests on the step-time model: check it there
+        layout, operating_point = _checked(layout, fp, cost(), spec, threads, budget_s, resampling, patch_size,
+                                           batch_size)  # fmt: skip
+    scale, patch, batch, steps = layout["scale"], layout["patch"], layout["batch"], layout["steps"]
+    warnings += layout["warnings"]
     working: Resampling = scale.value  # type: ignore[assignment]
-    if patch_size is not None:
-        patch = rules.Choice([int(patch_size[0]), int(patch_size[1])], f"{patch_size[0]}x{patch_size[1]}: given")
-    else:
-        patch = rules.plan_patch(fp, working, side, max(cost().input_multiple, 32))
-    pixels = patch.value[0] * patch.value[1]  # type: ignore[index]
-    steps: int | None = None
-    if batch_size is not None:
-        if measured or cadence:
-            steps = int(budget_s / cost().step_seconds(batch_size, pixels))
-        batch = rules.Choice(batch_size, f"batch {batch_size}: given")
-    else:
-        batch, steps, more = rules.plan_batch(cost(), patch.value, budget_s)  # type: ignore[arg-type]
-        warnings += more
+    if steps is None and cadence and batch_size is not None:
+        steps = int(budget_s / cost().step_seconds(batch_size, patch.value[0] * patch.value[1]))
     if cadence and steps is not None:
         validation = rules.plan_validation(fp, working, cost(), steps, budget_s, val_fraction)
     else:
@@ -238,5 +230,56 @@ def make_plan(
         reasons={key: choice.reason for key, choice in choices.items()},
         warnings=warnings,
         data=_data_summary(fp),
-        cost=measured[0].to_dict() if measured else {},
+        cost={**measured[0].to_dict(), **operating_point} if measured else {},
     )
+
+
+def _layout(fp: Fingerprint, cost: Any, budget_s: float, resampling: Resampling | dict[str, Any] | None,
+            patch_size: Any, batch_size: int | None) -> dict[str, Any]:  # fmt: skip
+    """Scale, patch and batch (``rules.Choice``), expected steps and warnings under the cost model ``cost()``
+    (a callable, so that a fully fixed layout never measures the network)."""
+    side = min(patch_size) if patch_size is not None else rules.largest_patch(cost(), budget_s)
+    warnings: list[str] = []
+    if resampling is not None:
+        fixed = resampling if isinstance(resampling, Resampling) else Resampling.from_dict(resampling)
+        scale = rules.Choice(fixed, f"{fixed.describe()}: given")
+    else:
+        scale, warnings = rules.plan_scale(fp, side)
+    working: Resampling = scale.value  # type: ignore[assignment]
+    if patch_size is not None:
+        patch = rules.Choice([int(patch_size[0]), int(patch_size[1])], f"{patch_size[0]}x{patch_size[1]}: given")
+    else:
+        patch = rules.plan_patch(fp, working, side, max(cost().input_multiple, 32))
+    steps: int | None = None
+    if batch_size is not None:
+        batch = rules.Choice(batch_size, f"batch {batch_size}: given")
+    else:
+        batch, steps, more = rules.plan_batch(cost(), patch.value, budget_s)  # type: ignore[arg-type]
+        warnings += more
+    return {"scale": scale, "patch": patch, "batch": batch, "steps": steps, "warnings": warnings}
+
+
+def _checked(layout: dict[str, Any], fp: Fingerprint, cost: ModelCost, spec: dict[str, Any], threads: int,
+             budget_s: float, resampling: Any, patch_size: Any, batch_size: int | None,
+             ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Time one real step at the layout's batch and patch; when it is more than STEP_TOLERANCE slower than the
+    cost model said, plan again with the model slowed by that ratio and time the new point. Returns the layout
+    (expected steps from the measured step) and the record stored in the plan's ``cost``."""
+    point = (int(layout["batch"].value), list(layout["patch"].value))
+    seconds = step_seconds_at(spec, threads, *point)
+    ratio = seconds / cost.step_seconds(point[0], point[1][0] * point[1][1])
+    if ratio > STEP_TOLERANCE:
+        slowed = cost.slowed(ratio)
+        layout = _layout(fp, lambda: slowed, budget_s, resampling, patch_size, batch_size)
+        new_point = (int(layout["batch"].value), list(layout["patch"].value))
+        if new_point != point:
+            point, seconds = new_point, step_seconds_at(spec, threads, *new_point)
+    steps = int(budget_s / seconds)
+    batch = layout["batch"]
+    measured = (
+        f"; a real step at {point[0]} x {point[1][0]}x{point[1][1]} takes {seconds:.2f} s, so about {steps} steps"
+    )
+    layout = {**layout, "steps": steps, "batch": rules.Choice(batch.value, batch.reason + measured)}
+    record = {"operating_point": {"batch": point[0], "patch": point[1], "step_seconds": round(seconds, 4),
+                                  "measured_over_model": round(ratio, 3)}}  # fmt: skip
+    return layout, record

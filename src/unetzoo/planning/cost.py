@@ -6,6 +6,11 @@ its activations hold ``bytes_per_px * B * P`` bytes (the tensors autograd saves 
 ``torch.autograd.graph.saved_tensors_hooks``). Inference runs at ``infer_px_per_s``. Measured once per
 (model, options, threads, CPU, torch version) and cached (:func:`unetzoo.utils.cache.cache_dir`), so plans
 are deterministic on a machine; a few seconds for the light models.
+
+The line is only a first guess for large steps: once a step's saved activations outgrow the CPU's caches it
+becomes memory-bound, and on 2 cores a ulite step of 4 x 544x704 took 3.0 s where the line said 1.1 s.
+:func:`step_seconds_at` therefore times one real step at the batch and patch a plan chooses (the planner's
+operating point), and the planner corrects its choice with it (:func:`unetzoo.planning.make_plan`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -45,6 +50,10 @@ class ModelCost:
 
     def train_px_per_s(self, batch: int, pixels: int) -> float:
         return batch * pixels / self.step_seconds(batch, pixels)
+
+    def slowed(self, factor: float) -> ModelCost:
+        """This model with every training step ``factor`` times slower (a measured operating point's ratio)."""
+        return replace(self, overhead_s=self.overhead_s * factor, seconds_per_px=self.seconds_per_px * factor)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,3 +142,27 @@ def model_cost(spec: dict[str, Any], threads: int | None = None, *, use_cache: b
     if use_cache:
         atomic_write_text(path, json.dumps(cost.to_dict(), indent=1))
     return cost
+
+
+def step_seconds_at(spec: dict[str, Any], threads: int, batch: int, patch: tuple[int, int] | list[int],
+                    *, use_cache: bool = True) -> float:  # fmt: skip
+    """Seconds of one training step of network ``spec`` at ``batch`` x ``patch`` (after one warm-up step),
+    measured once per (network, threads, batch, patch, CPU, torch version) and cached."""
+    from unetzoo.bench.latency import num_threads, time_interleaved, train_step
+    from unetzoo.models import create_model
+
+    key = _key({**spec, "batch": batch, "patch": list(patch)}, threads)
+    path = cache_dir("steps") / f"{key}.json"
+    if use_cache and path.is_file():
+        try:
+            return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    model = create_model(spec["name"], preset=spec.get("preset"), in_channels=spec["in_channels"],
+                         classes=spec["classes"], **spec.get("kwargs", {}))  # fmt: skip
+    inputs = torch.randn(batch, spec["in_channels"], *patch, generator=torch.Generator().manual_seed(0))
+    with num_threads(threads):
+        seconds = time_interleaved({"step": train_step(model, inputs)}, runs=1, warmup=1)["step"].median_ms / 1000
+    if use_cache:
+        atomic_write_text(path, json.dumps({"seconds": seconds, "batch": batch, "patch": list(patch)}))
+    return seconds
