@@ -7,7 +7,8 @@ For every head (``boundary``, ``distance``; ``--heads`` to choose, ``semantic`` 
 connected components) it runs ``unetzoo.engine.train.train(task="instances", head=...)`` on the seed-0 split,
 which ends by choosing the post-processing on the validation split, then scores the best checkpoint on that
 split with :func:`unetzoo.engine.evaluate.evaluate` (``map``, ``ap50``, ``f1_50``, ``aji``, counts, Dice) and
-times the post-processing alone per image. Finished runs are reused (resumable). Prints one Markdown table.
+times the post-processing alone per image. Finished runs are reused (resumable); ``--retune`` chooses their
+post-processing again (after a change of the search) without training again. Prints one Markdown table.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from unetzoo.data import open_source
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.evaluate import evaluate
+from unetzoo.engine.instances import tune_checkpoint
 from unetzoo.engine.train import train
 from unetzoo.instances.segmenter import InstanceSegmenter
 
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--budget", default="15m")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="runs/instance_heads")
+    parser.add_argument("--retune", action="store_true", help="choose finished runs' post-processing again")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -59,10 +62,16 @@ def main() -> None:
         if not (out / "summary.json").exists():
             task = {"task": "semantic"} if head == "semantic" else {"task": "instances", "head": head}
             train(model=args.model, data=args.data, budget=args.budget, out=str(out), progress=False, **task)
+        elif args.retune and head != "semantic":
+            source = open_source(args.data)
+            index = {sid: i for i, sid in enumerate(source.ids)}
+            val = [index[s] for s in load_checkpoint(out / "best.pt")["split"]["val"]]
+            tune_checkpoint(out / "best.pt", source, val)
         summary = json.loads((out / "summary.json").read_text())
         scores = evaluate(out / "best.pt", instances=True).aggregate
         row = {"head": head, "steps": summary["global_steps"], **{k: scores[k] for k in KEYS}}
-        row["decoding"] = (summary.get("instances") or {}).get("decoding", "connected components")
+        record = load_checkpoint(out / "best.pt").get("instances") or {}
+        row["decoding"] = record.get("decoding", "connected components")
         torch.set_num_threads(1)
         row["decode_s"] = decode_seconds(out / "best.pt", args.data)
         torch.set_num_threads(args.threads)
