@@ -20,6 +20,6 @@ def test_redirected_run_logs_one_line_per_epoch(tmp_path: Path) -> None:
     assert done.returncode == 0, text
     assert "\r" not in text and "\x1b" not in text  # no carriage-return frames, no cursor moves
     first, *epochs, last = text.splitlines()
-    assert first.startswith("plan: ") and "patch 32x32, batch 2 in 600 s" in first  # what the plan chose, one line
+    assert first.startswith("plan: ") and "patch 32x32, batch 2 for 3 epochs (" in first  # the plan, one line
     assert [json.loads(line)["epoch"] for line in epochs] == [1, 2, 3]  # 5 steps per epoch, one line each
     assert last.startswith("run folder: ")
