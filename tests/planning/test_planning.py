@@ -204,7 +204,7 @@ def test_a_slower_real_step_shrinks_the_plan(tmp_path: Path, monkeypatch: pytest
     data = str(squares(tmp_path / "ds", 8, (512, 512), side=24))
     honest = make_plan(data, "ulite", budget="1m", threads=1)
     point = honest.cost["operating_point"]
-    assert point["step_seconds"] > 0 and honest.expected_steps == int(60 / point["step_seconds"])
+    assert point["step_seconds"] > 0 and abs(honest.expected_steps - 60 / point["step_seconds"]) <= 1
     timed: list[tuple[int, list[int]]] = []
 
     def slow(spec: dict, threads: int, batch: int, patch: list[int]) -> float:
