@@ -2,7 +2,8 @@
 
 ``FILE.onnx`` runs on :class:`unetzoo.deploy.runtime.OnnxSegmenter` and its card ``FILE.onnx.json``; anything else
 is read as a checkpoint by :class:`unetzoo.engine.inference.Segmenter`, whose card is built from the checkpoint
-payload. Both are imported only when needed, so an ONNX server never loads torch.
+payload. Each engine is imported only when its kind of file is served; objects are decoded by the same
+:class:`unetzoo.instances.segmenter.InstanceSegmenter` for both.
 """
 
 from __future__ import annotations
