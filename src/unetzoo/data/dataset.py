@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from unetzoo.data.augment import Transform
+from unetzoo.data.instances import require_instances
 from unetzoo.data.preprocess import Preprocess
 from unetzoo.data.source import Source
 from unetzoo.errors import UnetzooError
@@ -114,9 +115,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if self.targets is None:
             return resize_labels(mask, shape, self.src.classes)
         if k not in self._encoded:
-            labels = self.src.read_instances(k)
-            if labels is None:
-                raise UnetzooError(f"{self.src.where(k)}: has no instance labels; add instances/<stem>.png")
+            labels = require_instances(self.src, k)
             self._encoded[k] = resize_labels(self.targets.encode(labels), shape, self.targets.classes)
         return self._encoded[k]
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from unetzoo.data import io
 from unetzoo.data.problems import fail
+from unetzoo.errors import UnetzooError
 
 _LUT_LIMIT = 1 << 24
 """Largest id relabelled through a lookup table (an array of this many int32 is 64 MiB)."""
@@ -112,3 +114,14 @@ class InstanceStats:
 
 def instance_stats(labels: np.ndarray) -> InstanceStats:
     return InstanceStats(int(labels.max(initial=0)), touching(labels), int(np.count_nonzero(labels)))
+
+
+def require_instances(source: Any, i: int) -> np.ndarray:
+    """Sample ``i``'s instance labels (:meth:`Source.read_instances`), or a one-line error naming its image."""
+    labels = source.read_instances(i)
+    if labels is None:
+        raise UnetzooError(
+            f"{source.where(i)}: has no instance labels; add instances/<stem>.png (uint16, 0 = background, one id "
+            "per object) beside images/, or score the semantic mask without --instances"
+        )
+    return labels

@@ -14,25 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from unetzoo.data.instances import require_instances
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.evaluate import EvalResult, aggregate
 from unetzoo.engine.sliding_window import probabilities
-from unetzoo.errors import UnetzooError
 from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.instances.tune import tune
 from unetzoo.metrics import compute_all
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 from unetzoo.utils.resample import resize_labels
-
-
-def _truth(source: Any, i: int) -> np.ndarray:
-    labels = source.read_instances(i)
-    if labels is None:
-        raise UnetzooError(
-            f"{source.where(i)}: has no instance labels; add instances/<stem>.png (uint16, 0 = background, one id "
-            "per object) beside images/, or score the semantic mask without --instances"
-        )
-    return labels
 
 
 def evaluate_instances(
@@ -47,7 +37,7 @@ def evaluate_instances(
     segmenter = model.segmenter
     for i in indices:
         image, mask = source.load(i)
-        truth = _truth(source, i)
+        truth = require_instances(source, i)
         where = source.image_path(i) or source.ids[i]
         row: dict[str, Any] = {"id": source.ids[i]}
         if loss_fn is not None and model.head is not None:
@@ -78,7 +68,7 @@ def tune_checkpoint(path: str | os.PathLike[str], source: Any, indices: list[int
     for i in indices:
         image, _ = source.load(i)
         probs.append(model.probabilities(image, source.image_path(i) or source.ids[i]))
-        truths.append(_truth(source, i))
+        truths.append(require_instances(source, i))
     decoding, value = tune(model.decode, probs, truths)
     record = {
         **(payload.get("instances") or {}),
