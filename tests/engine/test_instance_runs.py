@@ -136,3 +136,9 @@ def test_dsb2018_instance_run_end_to_end(shared_data: Path, tmp_path: Path) -> N
     predict = ["predict", str(image), "--checkpoint", str(out / "best.pt"), "--instances", "--out", str(tmp_path / "p")]
     assert main(predict) == 0
     assert read_image(tmp_path / "p" / image.name).shape == read_image(image).shape[:2]
+
+
+def test_rois_without_instances_is_a_usage_error(run: tuple[str, Path], tmp_path: Path) -> None:
+    _, out = run
+    args = ["predict", str(tmp_path), "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "o"), "--rois"]
+    assert main(args) == 2 and not (tmp_path / "o").exists()  # refused before anything is read or written
