@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unetzoo.data import kfold_splits, load_split, make_split, save_split
+from unetzoo.data.problems import DataError
 from unetzoo.errors import UnetzooError
 
 IDS = [f"img{i}" for i in range(50)]
@@ -24,6 +25,11 @@ IDS = [f"img{i}" for i in range(50)]
 )
 def test_make_split_partitions(n: int, seed: int, val: float, test: float) -> None:
     ids = [f"s{i}" for i in range(n)]
+    n_val, n_test = (max(round(n * f), int(f > 0)) for f in (val, test))
+    if n_val + n_test >= n:  # e.g. 4 samples at 0.45 / 0.45: no train set would be left
+        with pytest.raises(DataError, match="cannot give"):
+            make_split(ids, seed=seed, val_fraction=val, test_fraction=test)
+        return
     split = make_split(ids, seed=seed, val_fraction=val, test_fraction=test)
     parts = split["train"] + split["val"] + split["test"]
     assert sorted(parts) == sorted(ids) and split["train"]

@@ -10,8 +10,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="segment new images")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or multi-page TIFF stacks")
     p.add_argument("--checkpoint", help="a last.pt/best.pt of a training run (torch engine)")
-    p.add_argument("--model", dest="model_file", help="an exported FILE.onnx with its FILE.onnx.json card")
-    p.add_argument("--engine", choices=("torch", "onnx"), default=None, help="default: from the file given")
+    p.add_argument(
+        "--model",
+        dest="model_file",
+        help="a pretrained model's name (`unetzoo models --pretrained`) or an exported FILE.onnx with its card",
+    )
+    p.add_argument("--engine", choices=("torch", "onnx"), default=None, help="default: from the model given")
+    p.add_argument(
+        "--object-size",
+        type=float,
+        metavar="PX",
+        help="pretrained models: typical object diameter in pixels; images are rescaled to the model's training "
+        "scale (default: estimated per image from a first pass)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
     p.add_argument("--tile", type=int, help="sliding-window tile size in pixels (default: the run's plan, else 512)")
@@ -35,6 +46,10 @@ def _segmenter(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     engine = args.engine or ("onnx" if args.model_file else "torch")
     tile = (args.tile, args.tile) if args.tile else None
     options = {"threshold": args.threshold, "tta": args.tta, "tile": tile, "overlap": args.overlap}
+    if args.name:
+        from unetzoo.pretrained import load_pretrained
+
+        return load_pretrained(args.name, engine=engine, **options).segmenter
     if engine == "onnx":
         if not args.model_file:
             raise UnetzooError("--engine onnx needs --model FILE.onnx (made by `unetzoo export`)", exit_code=2)
@@ -54,6 +69,10 @@ def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore
         return segmenter.card.get("instances")
     from unetzoo.engine.checkpoint import load_checkpoint
 
+    if args.name:
+        from unetzoo.pretrained import get
+
+        return load_checkpoint(get(args.name).path("checkpoint")).get("instances")
     return load_checkpoint(args.checkpoint).get("instances")
 
 
@@ -61,16 +80,35 @@ def run(args: argparse.Namespace) -> int:
     from unetzoo.engine.predict import PredictOptions, predict_paths
     from unetzoo.errors import UnetzooError
     from unetzoo.instances.segmenter import InstanceSegmenter
+    from unetzoo.pretrained import pretrained_name
 
     if args.rois and not args.instances:
         raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
+    args.name = pretrained_name(args.model_file)
+    if args.object_size is not None and not args.name:
+        raise UnetzooError(
+            "--object-size rescales images for a pretrained model (`--model NAME`), which records the object "
+            "size it was trained at; drop it, or resample the images to the training scale",
+            exit_code=2,
+        )
     flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
     options = PredictOptions(*flags)
     segmenter = _segmenter(args)
-    objects = InstanceSegmenter.from_record(segmenter, _record(args, segmenter)) if args.instances else None
-    records = predict_paths(segmenter, args.inputs, args.out, options, objects)
+    record = _record(args, segmenter)
+    objects = InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None
+    sizer = None
+    if args.name:
+        from unetzoo.pretrained import object_sizer
+
+        assert objects is not None
+        sizer = object_sizer(args.name, objects, args.object_size)
+    records = predict_paths(segmenter, args.inputs, args.out, options, objects, sizer)
     for r in records:
         shown = f"{r['objects']} objects" if args.instances else f"foreground {r['foreground_fraction']:.1%}"
+        if "object_size" in r:
+            how = "estimated" if r["object_size_estimated"] else "given"
+            size = "none found" if r["object_size"] is None else f"{r['object_size']:.1f} px"
+            shown += f", object size {size} ({how}), scale x{r['scale_factor']:.2f}"
         print(json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} ({shown})")
     if not args.json:
         print(f"{len(records)} input(s) segmented into {args.out}")

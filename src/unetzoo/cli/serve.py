@@ -10,7 +10,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     defaults = ServeConfig()
     p = sub.add_parser("serve", help="serve a model: web page and HTTP API on this machine")
-    p.add_argument("--model", required=True, help="an exported FILE.onnx (with FILE.onnx.json) or a last.pt/best.pt")
+    p.add_argument(
+        "--model",
+        default="nuclei",
+        help="a pretrained model's name, an exported FILE.onnx (with FILE.onnx.json) or a last.pt/best.pt "
+        "(default: the pretrained nuclei model)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (0: any free port)")
     p.add_argument(

@@ -137,9 +137,20 @@ def _check_plan(items: list[PredictInput], out: Path, options: PredictOptions) -
 
 
 class ObjectsLike(Protocol):
-    """What ``instances`` prediction needs besides probabilities: an ``InstanceSegmenter``."""
+    """What object output needs besides probabilities: an ``InstanceSegmenter`` (``head`` None: a semantic
+    model, whose objects are connected components)."""
+
+    head: Any
 
     def decode(self, probs: np.ndarray) -> np.ndarray: ...
+
+    def foreground(self, probs: np.ndarray) -> np.ndarray: ...
+
+
+class SizerLike(Protocol):
+    """Runs the model at the scale of each image's objects: an ``unetzoo.instances.scale.ObjectSizer``."""
+
+    def run(self, image: np.ndarray, source: str = ...) -> Any: ...
 
 
 def _object_labels(labels: np.ndarray, where: str) -> np.ndarray:
@@ -154,10 +165,13 @@ def predict_paths(
     out: str | os.PathLike[str],
     options: PredictOptions | None = None,
     objects: ObjectsLike | None = None,
+    sizer: SizerLike | None = None,
 ) -> list[dict[str, Any]]:
     """Segment every input and write the outputs; returns one record per written input.
 
-    With ``options.instances``, ``objects`` turns each image's probabilities into object labels.
+    ``objects`` turns probabilities into object labels (``options.instances``); for an instance model it also
+    gives the binary mask (its foreground). ``sizer`` runs each image at the scale of its objects (the record
+    then carries the object size and scale factor).
     """
     from unetzoo.instances.measure import object_table, outline_overlay, write_rois, write_table
     from unetzoo.report.plots import overlay
@@ -173,22 +187,31 @@ def predict_paths(
         raise UnetzooError(f"{out}: cannot create the output folder ({exc.strerror}); choose a writable --out") from exc
     records = []
     for item in items:
-        masks, probs_all, overlays, rows = [], [], [], []
+        masks, probs_all, overlays, rows, sizes = [], [], [], [], []
         for k, image in enumerate(item.images()):
             source = f"{item.path}" + (f" slice {k}" if item.slices > 1 else "")
-            probs = np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
+            decoder = objects
+            if sizer is not None:
+                sized = sizer.run(image, source)
+                probs, decoder = sized.probs, sized.objects
+                sizes.append(sized.record())
+            else:
+                probs = np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
             binary = probs.shape[0] == 1
             if options.save_prob:
                 probs_all.append(probs[0] if binary else probs)
             if options.instances:
-                assert objects is not None
-                labels = _object_labels(objects.decode(probs), source)
+                assert decoder is not None
+                labels = _object_labels(decoder.decode(probs), source)
                 masks.append(labels)
                 rows += object_table(labels, image, k if item.slices > 1 else None)
                 if options.overlay:
                     overlays.append(outline_overlay(image, labels))
                 continue
-            labels = labels_from_probabilities(probs, segmenter.threshold)
+            if decoder is not None and decoder.head is not None:  # an instance model's mask: its foreground
+                labels, binary = decoder.foreground(probs).astype(np.uint8), True
+            else:
+                labels = labels_from_probabilities(probs, segmenter.threshold)
             masks.append(_mask_image(labels, binary))
             if options.overlay:
                 overlays.append(overlay(image, labels, (230, 0, 200)))
@@ -200,6 +223,8 @@ def predict_paths(
             write_image(outputs["overlay"], np.stack(overlays) if item.slices > 1 else overlays[0])
         fg = float(np.mean([(m > 0).mean() for m in masks]))
         record = {"input": str(item.path), "mask": str(outputs["mask"]), "foreground_fraction": fg}
+        if sizes:
+            record.update(sizes[0] if len(sizes) == 1 else {"slices": sizes})
         if options.instances:
             write_table(outputs["objects"], rows)
             record.update(objects=len(rows), table=str(outputs["objects"]))

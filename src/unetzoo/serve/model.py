@@ -144,11 +144,17 @@ def load_model(
     tile: int | None = None,
     overlap: float = 0.25,
 ) -> ServedModel:
-    """Load ``FILE.onnx`` (with its card) or a ``last.pt``/``best.pt`` checkpoint for serving.
+    """Load a pretrained model by name (its ONNX export), ``FILE.onnx`` (with its card) or a
+    ``last.pt``/``best.pt`` checkpoint for serving.
 
     Raises:
-        UnetzooError: missing, unreadable or foreign files (one line, from the engine that reads them).
+        UnetzooError: missing, unreadable, foreign or tampered files (one line, from the engine that reads them).
     """
+    from unetzoo.pretrained import get, pretrained_name
+
+    name = pretrained_name(str(path))
+    if name:
+        path = get(name).onnx_path()
     path = Path(path)
     options: dict[str, Any] = {"threshold": threshold, "tta": tta, "tile": (tile, tile) if tile else None}
     options["overlap"] = overlap

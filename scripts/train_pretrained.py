@@ -1,0 +1,124 @@
+"""Train, score and package a shipped pretrained model (``unetzoo.pretrained``), reproducibly.
+
+Usage::
+
+    python scripts/train_pretrained.py --data ../shared/data/dsb2018 --name nuclei --model ulite \\
+        --head distance --budget 2h --threads 2 --work runs/pretrained
+
+Two runs of the same recipe (the planned defaults of ``unetzoo train --task instances``; the budget alone stops
+training, and the final weights are kept, since the shipped run has no validation split to pick from):
+
+1. ``record``: trained on the seed-0 training split (80%); its post-processing is chosen on the validation split
+   (20%) and its scores there (Dice, map, ap50, f1_50, aji) are the ones the registry publishes.
+2. ``shipped``: trained on every image; it takes the record run's post-processing.
+
+:func:`unetzoo.pretrained.package.package` then strips the shipped checkpoint to what inference needs, exports
+it to ONNX with its model card and registers the three files with their sha256 in
+``src/unetzoo/pretrained/weights/``, with the command, git commit, data fingerprint, steps and seconds of both
+runs, and the median object diameter of the training labels (what ``--object-size`` compares a user's objects
+with). Finished runs are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unetzoo.data import open_source
+from unetzoo.engine.checkpoint import load_checkpoint
+from unetzoo.engine.evaluate import evaluate
+from unetzoo.engine.instances import tune_checkpoint
+from unetzoo.engine.train import train
+from unetzoo.pretrained.package import median_object_diameter, package
+from unetzoo.pretrained.registry import PretrainedModel, weights_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SCORE_KEYS = ("dice", "iou", "map", "ap50", "f1_50", "aji", "n_true", "n_pred", "n_images")
+
+
+def run(out: Path, **options: Any) -> dict[str, Any]:
+    """Train into ``out`` unless it holds a finished run; returns its summary."""
+    if not (out / "summary.json").exists():
+        train(out=str(out), progress=False, **options)
+    return json.loads((out / "summary.json").read_text())
+
+
+def git_commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--name", default="nuclei")
+    parser.add_argument("--model", default="ulite")
+    parser.add_argument("--head", default="distance")
+    parser.add_argument("--budget", default="2h")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", default="runs/pretrained", help="folder of the two training runs")
+    parser.add_argument("--out", default=str(weights_dir()), help="where the registry and weights go")
+    parser.add_argument("--summary", default="Nuclei in light microscopy: one label per nucleus, and the mask.")
+    parser.add_argument("--training-data", default="2018 Data Science Bowl stage1_train, community-fixed (BBBC038v1)")
+    parser.add_argument("--licence", default="CC0-1.0")
+    parser.add_argument("--intended-inputs", default="")
+    parser.add_argument("--not-trained-on", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    recipe = {"model": args.model, "data": args.data, "task": "instances", "head": args.head, "budget": args.budget}
+
+    record_run = run(work / "record", **recipe)
+    record = work / "record" / "last.pt"
+    source = open_source(args.data)
+    index = {sid: i for i, sid in enumerate(source.ids)}
+    val = [index[s] for s in load_checkpoint(record)["split"]["val"]]
+    tuned = load_checkpoint(record).get("instances") or {}
+    if "decoding" not in tuned:
+        tuned = tune_checkpoint(record, source, val)
+    scores = evaluate(record, args.data, split="val", instances=True).aggregate
+    shipped_run = run(work / "shipped", **recipe, val_fraction=0.0)
+    shipped = work / "shipped" / "last.pt"
+    runs = (("record", record_run), ("shipped", shipped_run))
+
+    entry = PretrainedModel(
+        name=args.name,
+        task="instances",
+        architecture=args.model,
+        head=args.head,
+        summary=args.summary,
+        training_data=f"{args.training_data}: {len(source)} images",
+        data_licence=args.licence,
+        object_size=round(median_object_diameter(source), 2),
+        intended_inputs=args.intended_inputs,
+        not_trained_on=args.not_trained_on,
+        files={},
+        scores={
+            **{k: scores[k] for k in SCORE_KEYS if k in scores},
+            "measured_on": f"seed-0 validation split ({len(val)} images) by the record run, trained on the other "
+            f"{len(source) - len(val)} with the same recipe",
+        },
+        recipe={
+            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "git_commit": git_commit(),
+            "data_fingerprint": load_checkpoint(shipped).get("data_fingerprint"),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            **{f"{name}_steps": r["global_steps"] for name, r in runs},
+            **{f"{name}_seconds": r["elapsed_seconds"] for name, r in runs},
+        },
+    )
+    decoding = {"head": args.head, "decoding": tuned["decoding"], "chosen_on": "the record run's validation split"}
+    entry = package(shipped, entry, args.out, instances=decoding)
+    print({k: entry.scores[k] for k in ("dice", "map", "ap50") if k in entry.scores}, entry.size_bytes, "bytes")
+
+
+if __name__ == "__main__":
+    main()

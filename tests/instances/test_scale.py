@@ -1,0 +1,95 @@
+"""Object size: the diameter measure, the scale factor, and the two-pass estimate of :class:`ObjectSizer`.
+
+The network is replaced by an exact one (the distance head's classes of the image's own objects, one-hot), so
+what is tested is the scale logic: resampling, decoding at the original size, ``min_area`` and the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage.draw import disk
+
+from unetzoo.errors import UnetzooError
+from unetzoo.instances import Decoding, get_head
+from unetzoo.instances.scale import ObjectSizer, at_scale, median_diameter, scale_factor
+from unetzoo.instances.segmenter import InstanceSegmenter
+
+HEAD = get_head("distance")
+
+
+class ExactNetwork:
+    """Probabilities of the distance head that are exactly right for the bright disks of an image."""
+
+    threshold = 0.5
+
+    def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        labels, _ = ndimage.label(np.asarray(image) > 127)
+        classes = HEAD.encode(labels)
+        return np.eye(HEAD.classes, dtype=np.float32)[classes].transpose(2, 0, 1)
+
+
+def disks(diameter: float, size: int = 256, spacing: float = 2.2) -> np.ndarray:
+    """A gray image of separate bright disks of ``diameter`` px on a grid."""
+    image = np.zeros((size, size), np.uint8)
+    step = int(diameter * spacing)
+    for y in range(step // 2, size - step // 2, step):
+        for x in range(step // 2, size - step // 2, step):
+            image[disk((y, x), diameter / 2, shape=image.shape)] = 255
+    return image
+
+
+def test_median_diameter_is_the_equivalent_diameter() -> None:
+    labels = np.zeros((100, 100), np.int32)
+    labels[disk((25, 25), 10, shape=labels.shape)] = 1
+    labels[disk((70, 70), 10, shape=labels.shape)] = 2
+    labels[:4, 90:94] = 3  # 16 px: the median is a disk's
+    area = np.count_nonzero(labels == 1)
+    assert median_diameter(labels) == pytest.approx(2 * math.sqrt(area / math.pi))
+    assert median_diameter(np.zeros((5, 5), np.int32)) is None
+
+
+@pytest.mark.parametrize(("size", "message"), [(0.0, "positive"), (-3.0, "positive"), (100.0, "more than 4x off")])
+def test_bad_sizes_are_refused(size: float, message: str) -> None:
+    with pytest.raises(UnetzooError, match=message):
+        scale_factor(20.0, size)
+    assert scale_factor(20.0, 10.0) == 2.0
+
+
+def test_at_scale_keeps_objects_in_the_original_pixels() -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding(0.5, 0.5, min_area=40))
+    view = at_scale(objects, 2.0)
+    assert view.decoding.min_area == 10 and at_scale(objects, 1.0) is objects
+    image = disks(12)
+    probs = view.probabilities(image)
+    assert probs.shape == (HEAD.classes, *image.shape)
+    labels = view.decode(probs)
+    assert labels.max() == ndimage.label(image > 127)[1]
+
+
+@pytest.mark.parametrize("diameter", [10.0, 40.0])
+def test_the_estimate_brings_objects_to_the_trained_size(diameter: float) -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding(0.5, 0.5, min_area=0))
+    result = ObjectSizer(objects, trained_size=20.0).run(disks(diameter))
+    assert result.estimated and result.factor == pytest.approx(20.0 / diameter, rel=0.1)
+    assert result.object_size == pytest.approx(diameter, rel=0.1)
+    assert result.record()["scale_factor"] == round(result.factor, 4)
+
+
+def test_an_estimate_near_the_trained_size_keeps_the_first_pass() -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding())
+    result = ObjectSizer(objects, trained_size=20.0).run(disks(18))
+    assert result.factor == 1.0 and result.objects is objects
+    empty = ObjectSizer(objects, trained_size=20.0).run(np.zeros((64, 64), np.uint8))
+    assert empty.object_size is None and empty.factor == 1.0
+
+
+def test_a_given_size_is_used_as_is() -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding())
+    result = ObjectSizer(objects, trained_size=20.0, object_size=40.0).run(disks(40))
+    assert not result.estimated and result.factor == 0.5 and result.object_size == 40.0
+    with pytest.raises(UnetzooError, match="more than 4x"):
+        ObjectSizer(objects, trained_size=20.0, object_size=1.0)
