@@ -135,6 +135,9 @@ def test_serve_loads_a_pretrained_model_by_name(registry: Path) -> None:
     served = load_model(NAME)
     assert served.card["engine"] == "onnxruntime" and served.instance_model
     assert served.card["sha256"] == pretrained.get(NAME).files["onnx"].sha256
+    card = served.card["pretrained"]
+    assert card["name"] == NAME and card["data_licence"] == "CC0-1.0" and card["intended_inputs"]
+    json.dumps(served.card, allow_nan=False)  # strict JSON, as the API serves it
 
 
 def test_serve_defaults_to_the_nuclei_model() -> None:

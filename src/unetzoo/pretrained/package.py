@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ INFERENCE_KEYS = (
 """What a shipped checkpoint keeps of a training checkpoint (optimizer, scheduler and RNG states go)."""
 
 
-def median_object_diameter(source: Any) -> float:
-    """Median equivalent diameter ``2 sqrt(area / pi)`` (px) of every labelled object of a source."""
-    areas = np.concatenate([np.bincount(require_instances(source, i).ravel())[1:] for i in range(len(source))])
+def median_object_diameter(source: Any, indices: Sequence[int] | None = None) -> float:
+    """Median equivalent diameter ``2 sqrt(area / pi)`` (px) of the labelled objects of a source's samples
+    ``indices`` (default: all)."""
+    indices = range(len(source)) if indices is None else indices
+    areas = np.concatenate([np.bincount(require_instances(source, i).ravel())[1:] for i in indices])
     areas = areas[areas > 0]
     return float(2.0 * math.sqrt(float(np.median(areas)) / math.pi))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -152,10 +152,13 @@ def load_model(
     """
     from unetzoo.pretrained import get, pretrained_name
 
-    name = pretrained_name(str(path))
-    if name:
-        path = get(name).onnx_path()
-    path = Path(path)
     options: dict[str, Any] = {"threshold": threshold, "tta": tta, "tile": (tile, tile) if tile else None}
     options["overlap"] = overlap
+    name = pretrained_name(str(path))
+    if name:  # the ONNX export, and the card's pretrained section (data, licence, scores, intended inputs)
+        entry = get(name)
+        served = _onnx(entry.onnx_path(), options)
+        card = {**served.card, "pretrained": json_safe({k: v for k, v in entry.row().items() if k != "recipe"})}
+        return replace(served, card=card)
+    path = Path(path)
     return _onnx(path, options) if path.suffix.lower() == ".onnx" else _checkpoint(path, options)
