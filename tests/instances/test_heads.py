@@ -7,7 +7,7 @@ import pytest
 from skimage.draw import disk
 
 from unetzoo.errors import UnetzooError
-from unetzoo.instances import HEADS, Decoding, components, get_head
+from unetzoo.instances import HEADS, Decoding, components, get_head, seeded_watershed
 from unetzoo.instances.targets import border_distance, boundary_classes, distance_levels, normalised_distance
 from unetzoo.instances.tune import tune
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
@@ -112,3 +112,18 @@ def test_tune_improves_on_default_parameters() -> None:
 def test_unknown_head_is_one_line() -> None:
     with pytest.raises(UnetzooError, match="choose one of boundary, distance"):
         get_head("stardist")
+
+
+def test_h_maxima_seeds_split_a_high_ridge_and_keep_a_faint_object() -> None:
+    """Two touching objects whose seed map dips only to 0.75 between them, and a faint object peaking at 0.5:
+    no threshold keeps all three apart, h-maxima seeds (dynamic 0.15) do."""
+    yy, xx = np.mgrid[:40, :90].astype(np.float32)
+
+    def cone(cx: float, top: float, radius: float) -> np.ndarray:
+        return top * np.clip(1 - np.hypot(yy - 20, xx - cx) / radius, 0, 1)
+
+    seed_map = np.maximum.reduce([cone(20, 1.0, 28), cone(34, 1.0, 28), cone(75, 0.5, 9)])
+    foreground = seed_map > 0.05
+    for threshold in (0.45, 0.85):  # the pair merges, or the faint object is lost
+        assert seeded_watershed(seed_map, foreground, Decoding(seed=threshold)).max() == 2
+    assert seeded_watershed(seed_map, foreground, Decoding(seed=0.3, h=0.15)).max() == 3

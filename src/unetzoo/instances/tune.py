@@ -2,10 +2,11 @@
 
 The network's probabilities of each image are computed once; the search then only re-decodes. It is a
 coordinate search, each round keeping the best DSB 2018 score (``map``) so far: the seed threshold, the
-foreground threshold, the smallest object kept, then the seed threshold again (it interacts with the other
-two). The candidate areas come from the held-out objects themselves (fractions of their 5th-percentile area),
-so they follow the data's object size. The ranges reach 0.9 and 0.8: a confident network wants high thresholds
-(a first DSB 2018 run chose the then-highest candidates, 0.7 and 0.6).
+foreground threshold, the smallest object kept, the dynamic ``h`` of h-maxima seeds (0 keeps threshold seeds),
+then the seed threshold again (it interacts with the others). The candidate areas come from the held-out
+objects themselves (fractions of their 5th-percentile area), so they follow the data's object size. The ranges
+reach 0.9 and 0.8: a confident network wants high thresholds (a first DSB 2018 run chose the then-highest
+candidates, 0.7 and 0.6).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from unetzoo.instances.decode import Decoding
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 
 SEEDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DYNAMICS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)
+"""Candidate ``h`` of the h-maxima seeds (0: threshold seeds)."""
 FOREGROUNDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 AREA_FRACTIONS = (0.0, 0.25, 0.5, 1.0)
 """Candidate ``min_area`` as fractions of the held-out objects' 5th-percentile area."""
@@ -43,6 +46,7 @@ def tune(
         ("seed", SEEDS),
         ("foreground", FOREGROUNDS),
         ("min_area", tuple(int(typical * f) for f in AREA_FRACTIONS)),
+        ("h", DYNAMICS),
         ("seed", SEEDS),
     )
     scores: dict[Decoding, float] = {}
