@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,10 +115,15 @@ def _backend(kind: str, path: Path) -> ModuleType:
         raise fail(path, what, "pip install 'unetzoo[volumes]'") from None
 
 
+_ITK_PREFIX = re.compile(r"^(ITK ERROR: \w+\(0x[0-9a-f]+\): |sitk::ERROR: )")
+
+
 def _one_line(exc: BaseException) -> str:
-    """The last non-empty line of a library's error (ITK's run over many lines), shortened."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[-1] if lines else type(exc).__name__
+    """The telling line of a library's error: ITK's own ``ITK ERROR`` line (its messages start with a source
+    location), else the first line; shortened."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    itk = [_ITK_PREFIX.sub("", line) for line in lines if _ITK_PREFIX.match(line)]
+    text = (itk or lines)[0]
     return text if len(text) <= 160 else text[:157] + "..."
 
 

@@ -139,6 +139,8 @@ def write_dataset(
     if regions_class_order is not None:
         meta["regions_class_order"] = list(regions_class_order)
     check_labels(root / "dataset.json", meta, regions=True)
+    for folder in ("imagesTr", "labelsTr"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
     for case in cases:
         if case.image.shape[0] != len(channel_names):
             what = f"case {case.id!r} has {case.image.shape[0]} channels, channel_names {len(channel_names)}"
