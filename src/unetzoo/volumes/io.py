@@ -186,7 +186,7 @@ def write_volume(
             header is reused where the formats agree, so the file's geometry fields are kept verbatim.
     """
     p = Path(path)
-    kind = volume_format(p) if not p.is_dir() else "dicom"
+    kind = volume_format(p)
     if kind == "dicom":
         raise fail(p, "writing DICOM series is not supported", "write .mha (exact geometry) or .nii.gz instead")
     geometry = geometry or (like.geometry if like is not None else None)
