@@ -21,11 +21,11 @@ from unetzoo.data.problems import Problem, fail
 from unetzoo.data.source import Declared, Source, natural_key, to_channels
 
 ENDINGS_2D = (".png", ".bmp", ".tif", ".tiff")
-_CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
+CHANNEL_FILE = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 
-def read_dataset_json(path: Path) -> dict[str, Any]:
-    """Parse and validate the fields unetzoo needs from an nnU-Net v2 ``dataset.json``."""
+def load_dataset_json(path: Path) -> dict[str, Any]:
+    """Parse an nnU-Net v2 ``dataset.json`` and check the fields every reader needs (2D and 3D)."""
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -37,17 +37,48 @@ def read_dataset_json(path: Path) -> dict[str, Any]:
     for key, kind in (("channel_names", dict), ("labels", dict), ("file_ending", str)):
         if not isinstance(meta.get(key), kind):
             raise fail(path, f"needs {key!r} ({kind.__name__})", "see nnU-Net's documentation/dataset_format.md")
-    if meta["file_ending"].lower() not in ENDINGS_2D:
-        what = f"file_ending {meta['file_ending']!r} is not a 2D format"
-        raise fail(path, what, f"unetzoo reads 2D nnU-Net datasets ({', '.join(ENDINGS_2D)})")
+    return meta
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_labels(path: Path, meta: dict[str, Any], *, regions: bool) -> None:
+    """Check ``labels``: consecutive integer ids 0..K-1 with background 0, no ``ignore`` label.
+
+    With ``regions``, an entry may also be a list of ids (a region, nnU-Net's region-based training: BraTS'
+    ``"whole_tumor": [1, 2, 3]``); then ``regions_class_order`` must list one id per non-background entry.
+    """
     labels = meta["labels"]
     if "ignore" in labels:
         raise fail(path, "the 'ignore' label is not supported", "remove it and its pixels, or map them to a class")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in labels.values()):
+    if all(_is_id(v) for v in labels.values()):
+        if sorted(labels.values()) != list(range(len(labels))) or len(labels) < 2:
+            what = f"labels {labels} are not consecutive ids 0..K-1 with background 0"
+            raise fail(path, what, "renumber the classes as nnU-Net requires")
+        return
+    if not regions:
         raise fail(path, "region-based labels (lists of ids) are not supported", "use one integer id per class")
-    if sorted(labels.values()) != list(range(len(labels))) or len(labels) < 2:
-        what = f"labels {labels} are not consecutive ids 0..K-1 with background 0"
+    if not all(_is_id(v) or (isinstance(v, list) and v and all(_is_id(i) for i in v)) for v in labels.values()):
+        raise fail(path, f"labels {labels} holds an entry that is neither an id nor a list of ids", "fix it")
+    ids = sorted({i for v in labels.values() for i in (v if isinstance(v, list) else [v])})
+    if ids != list(range(len(ids))) or labels.get("background") != 0:
+        what = f"the ids in labels {labels} are not consecutive 0..K-1 with background 0"
         raise fail(path, what, "renumber the classes as nnU-Net requires")
+    order = meta.get("regions_class_order")
+    if not (isinstance(order, list) and all(_is_id(i) for i in order) and len(order) == len(labels) - 1):
+        what = "region-based labels need 'regions_class_order' with one id per non-background entry"
+        raise fail(path, what, "add it as nnU-Net's documentation/region_based_training.md shows")
+
+
+def read_dataset_json(path: Path) -> dict[str, Any]:
+    """Parse and validate the fields unetzoo needs from a 2D nnU-Net v2 ``dataset.json``."""
+    meta = load_dataset_json(path)
+    if meta["file_ending"].lower() not in ENDINGS_2D:
+        what = f"file_ending {meta['file_ending']!r} is not a 2D format"
+        raise fail(path, what, f"unetzoo reads 2D nnU-Net datasets ({', '.join(ENDINGS_2D)})")
+    check_labels(path, meta, regions=False)
     return meta
 
 
@@ -78,7 +109,7 @@ class NnunetSource(Source):
             return
         channels: dict[str, dict[int, Path]] = {}
         for p in images_dir.iterdir():
-            match = _CHANNEL.match(p.name[: -len(self.ending)]) if p.name.endswith(self.ending) else None
+            match = CHANNEL_FILE.match(p.name[: -len(self.ending)]) if p.name.endswith(self.ending) else None
             if match is None:
                 if not p.name.startswith("."):
                     what = f"not named {{case}}_{{XXXX}}{self.ending}"

@@ -128,17 +128,23 @@ def _parse(spec: str) -> tuple[str, dict[str, str]]:
     kind, _, query = body.partition("?")
     if kind not in GENERATORS:
         raise fail(spec, f"unknown synthetic dataset {kind!r}", f"choose one of {', '.join(GENERATORS)}")
+    return kind, parse_options(spec, query, _KEYS)
+
+
+def parse_options(spec: str, query: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The ``key=value&...`` options of a synthetic spec (the part after ``?``); unknown keys are refused."""
     try:
         options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
     except ValueError:
         raise fail(spec, f"cannot parse {query!r}", "write key=value pairs joined by '&'") from None
-    unknown = sorted(set(options) - set(_KEYS))
+    unknown = sorted(set(options) - set(keys))
     if unknown:
-        raise fail(spec, f"unknown option(s) {', '.join(unknown)}", f"use {', '.join(_KEYS)}")
-    return kind, options
+        raise fail(spec, f"unknown option(s) {', '.join(unknown)}", f"use {', '.join(keys)}")
+    return options
 
 
-def _int(spec: str, key: str, value: str, low: int, high: int) -> int:
+def spec_int(spec: str, key: str, value: str, low: int, high: int) -> int:
+    """The integer option ``key`` of a synthetic spec, in ``low..high``."""
     if not value.isdigit() or not low <= int(value) <= high:
         raise fail(spec, f"{key}={value!r} is invalid", f"use an integer in {low}..{high}")
     return int(value)
@@ -152,14 +158,14 @@ class SyntheticSource(Source):
     def __init__(self, spec: str, *, positive: int | None = None, invert_mask: bool = False) -> None:
         kind, options = _parse(spec)
         _, self._names, default_channels = GENERATORS[kind]
-        n = _int(spec, "n", options.get("n", "64"), 1, 1_000_000)
+        n = spec_int(spec, "n", options.get("n", "64"), 1, 1_000_000)
         size = options.get("size", "128")
         parts = size.lower().split("x")
         if len(parts) not in (1, 2):
             raise fail(spec, f"size={size!r} is invalid", "write size=128 or size=96x128 (HxW)")
-        h, w = (_int(spec, "size", p, 16, 4096) for p in (parts * 2)[:2])
-        seed = _int(spec, "seed", options.get("seed", "0"), 0, 2**32 - 1)
-        channels = _int(spec, "channels", options.get("channels", str(default_channels)), 1, 3)
+        h, w = (spec_int(spec, "size", p, 16, 4096) for p in (parts * 2)[:2])
+        seed = spec_int(spec, "seed", options.get("seed", "0"), 0, 2**32 - 1)
+        channels = spec_int(spec, "channels", options.get("channels", str(default_channels)), 1, 3)
         if channels == 2:
             raise fail(spec, "channels=2 is invalid", "use 1 (gray) or 3 (RGB)")
         size_text = str(h) if h == w else f"{h}x{w}"

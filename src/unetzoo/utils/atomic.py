@@ -55,15 +55,29 @@ def temporary_file(dest: Path, suffix: str) -> tuple[int, str]:
     return fd, tmp
 
 
+def _start(dest: Path, suffix: str) -> tuple[int, str]:
+    """The temporary file beside ``dest``, its folder created; a one-line error where that is impossible."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return temporary_file(dest, suffix)
+    except OSError as exc:
+        raise UnetzooError(f"{dest}: cannot write here ({exc.strerror}); choose a writable --out folder") from exc
+
+
+def _abandon(dest: Path, tmp: str, exc: BaseException) -> None:
+    """Remove the temporary file after a failure; re-raise an ``OSError`` as the one-line error."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    if isinstance(exc, OSError):
+        hint = "free some disk space" if exc.errno == errno.ENOSPC else "check the folder's permissions"
+        raise UnetzooError(f"{dest}: write failed ({exc.strerror}); {hint} and retry") from exc
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a temporary binary file that replaces ``path`` atomically when the block exits cleanly."""
     dest = Path(path)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temporary_file(dest, ".tmp")
-    except OSError as exc:
-        raise UnetzooError(f"{dest}: cannot write here ({exc.strerror}); choose a writable --out folder") from exc
+    fd, tmp = _start(dest, ".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -71,11 +85,31 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            hint = "free some disk space" if exc.errno == errno.ENOSPC else "check the folder's permissions"
-            raise UnetzooError(f"{dest}: write failed ({exc.strerror}); {hint} and retry") from exc
+        _abandon(dest, tmp, exc)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], suffix: str) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a library that writes by file name (nibabel, SimpleITK, ...).
+
+    ``suffix`` ends the temporary name (``".nii.gz"``) so the library picks the format from it. When the block
+    exits cleanly the file is fsynced and moved over ``path``; on any error it is removed and ``path`` is
+    untouched.
+    """
+    dest = Path(path)
+    fd, tmp = _start(dest, suffix)
+    try:
+        os.close(fd)
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, dest)
+    except BaseException as exc:
+        _abandon(dest, tmp, exc)
         raise
 
 
