@@ -40,27 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _options(args: argparse.Namespace) -> dict:
+    tile = (args.tile, args.tile) if args.tile else None
+    return {"threshold": args.threshold, "tta": args.tta, "tile": tile, "overlap": args.overlap}
+
+
 def _segmenter(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from unetzoo.errors import UnetzooError
 
-    engine = args.engine or ("onnx" if args.model_file else "torch")
-    tile = (args.tile, args.tile) if args.tile else None
-    options = {"threshold": args.threshold, "tta": args.tta, "tile": tile, "overlap": args.overlap}
-    if args.name:
-        from unetzoo.pretrained import load_pretrained
-
-        return load_pretrained(args.name, engine=engine, **options).segmenter
-    if engine == "onnx":
+    if (args.engine or ("onnx" if args.model_file else "torch")) == "onnx":
         if not args.model_file:
             raise UnetzooError("--engine onnx needs --model FILE.onnx (made by `unetzoo export`)", exit_code=2)
         from unetzoo.deploy.runtime import OnnxSegmenter
 
-        return OnnxSegmenter(args.model_file, **options)
+        return OnnxSegmenter(args.model_file, **_options(args))
     if not args.checkpoint:
         raise UnetzooError("pass --checkpoint CKPT (torch engine) or --model FILE.onnx (onnx engine)", exit_code=2)
     from unetzoo.engine.inference import Segmenter
 
-    return Segmenter.from_checkpoint(args.checkpoint, **options)
+    return Segmenter.from_checkpoint(args.checkpoint, **_options(args))
 
 
 def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore[no-untyped-def]
@@ -69,40 +67,40 @@ def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore
         return segmenter.card.get("instances")
     from unetzoo.engine.checkpoint import load_checkpoint
 
-    if args.name:
-        from unetzoo.pretrained import get
-
-        return load_checkpoint(get(args.name).path("checkpoint")).get("instances")
     return load_checkpoint(args.checkpoint).get("instances")
 
 
-def run(args: argparse.Namespace) -> int:
-    from unetzoo.engine.predict import PredictOptions, predict_paths
+def _model(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """``(segmenter, objects, sizer)``: the network, its object decoder (an instance model's, or connected
+    components with ``--instances``; else None) and, for a pretrained model, the per-image object sizer."""
     from unetzoo.errors import UnetzooError
     from unetzoo.instances.segmenter import InstanceSegmenter
-    from unetzoo.pretrained import pretrained_name
+    from unetzoo.pretrained import load_pretrained, object_sizer, pretrained_name
 
-    if args.rois and not args.instances:
-        raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
-    args.name = pretrained_name(args.model_file)
-    if args.object_size is not None and not args.name:
+    name = pretrained_name(args.model_file)
+    if name:
+        objects = load_pretrained(name, engine=args.engine or "onnx", **_options(args))
+        return objects.segmenter, objects, object_sizer(name, objects, args.object_size)
+    if args.object_size is not None:
         raise UnetzooError(
             "--object-size rescales images for a pretrained model (`--model NAME`), which records the object "
             "size it was trained at; drop it, or resample the images to the training scale",
             exit_code=2,
         )
-    flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
-    options = PredictOptions(*flags)
     segmenter = _segmenter(args)
     record = _record(args, segmenter)
-    objects = InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None
-    sizer = None
-    if args.name:
-        from unetzoo.pretrained import object_sizer
+    return segmenter, InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None, None
 
-        assert objects is not None
-        sizer = object_sizer(args.name, objects, args.object_size)
-    records = predict_paths(segmenter, args.inputs, args.out, options, objects, sizer)
+
+def run(args: argparse.Namespace) -> int:
+    from unetzoo.engine.predict import PredictOptions, predict_paths
+    from unetzoo.errors import UnetzooError
+
+    if args.rois and not args.instances:
+        raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
+    flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
+    segmenter, objects, sizer = _model(args)
+    records = predict_paths(segmenter, args.inputs, args.out, PredictOptions(*flags), objects, sizer)
     for r in records:
         shown = f"{r['objects']} objects" if args.instances else f"foreground {r['foreground_fraction']:.1%}"
         if "object_size" in r:
