@@ -142,3 +142,13 @@ def test_rois_without_instances_is_a_usage_error(run: tuple[str, Path], tmp_path
     _, out = run
     args = ["predict", str(tmp_path), "--checkpoint", str(out / "best.pt"), "--out", str(tmp_path / "o"), "--rois"]
     assert main(args) == 2 and not (tmp_path / "o").exists()  # refused before anything is read or written
+
+
+def test_more_objects_than_uint16_holds_is_one_line() -> None:
+    """A label image is written as uint16: 70,000 objects in one image is an error naming it, not a wrap-around."""
+    from unetzoo.engine.predict import _object_labels
+
+    labels = np.arange(70_000, dtype=np.int32).reshape(280, 250) + 1
+    with pytest.raises(UnetzooError, match=r"big\.png: 70000 objects do not fit a uint16 label image"):
+        _object_labels(labels, "big.png")
+    assert _object_labels(labels[:200], "ok.png").dtype == np.uint16
