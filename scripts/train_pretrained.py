@@ -16,7 +16,8 @@ training, and the final weights are kept, since the shipped run has no validatio
 it to ONNX with its model card and registers the three files with their sha256 in
 ``src/unetzoo/pretrained/weights/``, with the command, git commit, data fingerprint, steps and seconds of both
 runs, and the median object diameter of the training labels (what ``--object-size`` compares a user's objects
-with). Finished runs are reused.
+with). Finished runs are reused; ``--only record`` and ``--only shipped`` train one run each (two processes at one
+thread each use two cores better than one at two), and a last call without ``--only`` packages.
 """
 
 from __future__ import annotations
@@ -70,11 +71,17 @@ def main() -> None:
     parser.add_argument("--licence", default="CC0-1.0")
     parser.add_argument("--intended-inputs", default="")
     parser.add_argument("--not-trained-on", default="")
+    parser.add_argument(
+        "--only", choices=("record", "shipped"), help="train this run only and stop (run the two in parallel)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     recipe = {"model": args.model, "data": args.data, "task": "instances", "head": args.head, "budget": args.budget}
 
+    if args.only:
+        run(work / args.only, **recipe, **({"val_fraction": 0.0} if args.only == "shipped" else {}))
+        return
     record_run = run(work / "record", **recipe)
     record = work / "record" / "last.pt"
     source = open_source(args.data)
@@ -109,6 +116,7 @@ def main() -> None:
             "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
             "git_commit": git_commit(),
             "data_fingerprint": load_checkpoint(shipped).get("data_fingerprint"),
+            "resampling": load_checkpoint(shipped).get("resampling"),  # the working scale it was trained at
             "torch": torch.__version__,
             "threads": args.threads,
             **{f"{name}_steps": r["global_steps"] for name, r in runs},

@@ -44,7 +44,8 @@ def training_curves(history: list[dict[str, Any]]) -> bytes:
         ax.set_xlabel("epoch")
         if epochs:
             ax.set_xlim(0.5, max(epochs) + 0.5)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run without validation has no val_* lines
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return png(plt, fig)
 
