@@ -41,6 +41,14 @@ from unetzoo.pretrained.package import median_object_diameter, package
 from unetzoo.pretrained.registry import PretrainedModel, weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+INTENDED = (
+    "2D light-microscopy images of cell nuclei: fluorescence (gray or colour) and brightfield or H&E histology, "
+    "8- or 16-bit, at DSB 2018's resolutions (see object_size; other sizes: --object-size or the per-image estimate)"
+)
+NOT_TRAINED_ON = (
+    "3D stacks, whole cells or cytoplasm, electron microscopy, tissue types beyond DSB 2018's few histology "
+    "images, nuclei more than 4x smaller or larger than object_size"
+)
 SCORE_KEYS = ("dice", "iou", "map", "ap50", "f1_50", "aji", "n_true", "n_pred", "n_images")
 
 
@@ -69,8 +77,8 @@ def main() -> None:
     parser.add_argument("--summary", default="Nuclei in light microscopy: one label per nucleus, and the mask.")
     parser.add_argument("--training-data", default="2018 Data Science Bowl stage1_train, community-fixed (BBBC038v1)")
     parser.add_argument("--licence", default="CC0-1.0")
-    parser.add_argument("--intended-inputs", default="")
-    parser.add_argument("--not-trained-on", default="")
+    parser.add_argument("--intended-inputs", default=INTENDED)
+    parser.add_argument("--not-trained-on", default=NOT_TRAINED_ON)
     parser.add_argument(
         "--only", choices=("record", "shipped"), help="train this run only and stop (run the two in parallel)"
     )
