@@ -8,6 +8,8 @@ import os
 
 import torch
 
+from unetzoo.cli.data import add_volume_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on a dataset")
@@ -18,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--preset", help="model preset (see unetzoo.list_presets)")
     a("--data", help="dataset: folder, nnU-Net folder, tif stack, builtin:NAME or synthetic:NAME")
     a("--format", dest="data_format", help="force the data format instead of detecting it")
+    add_volume_arguments(p)
+    a(
+        "--regions",
+        action="store_true",
+        default=None,
+        help="volume data: region-based training on the dataset's regions (BraTS: whole tumour, core, enhancing)",
+    )
     a("--positive", type=int, help="mask value that is foreground (binary masks)")
     a("--invert-mask", action="store_true", default=None, help="swap foreground and background")
     a("--task", choices=("semantic", "instances"), help="instances: one label per object (needs instances/)")

@@ -131,6 +131,8 @@ def _top(counter: Counter[str], n: int = 8) -> dict[str, int]:
 
 
 def _channel_kind(info: ImageInfo) -> str:
+    if info.format == "volume":
+        return f"{info.channels} modalities"
     return "palette" if info.palette else _KIND.get(info.channels, f"{info.channels}-channel")
 
 
@@ -222,7 +224,7 @@ def _label_summary(
     """Class fractions and empty masks; fills ``foreground`` with each mask's foreground pixel count."""
     classes = label_map.classes
     pixels = np.zeros(classes, np.int64)
-    fg_fractions, problems = [], []
+    fg_fractions, problems, empty = [], [], 0
     for i, s in stats.items():
         per = np.zeros(classes, np.int64)
         for key, count in s.items(label_map.colour):
@@ -233,7 +235,8 @@ def _label_summary(
         total = max(int(per.sum()), 1)
         fg_fractions.append(1.0 - per[0] / total)
         pixels += per
-        if per[1:].sum() == 0:
+        empty += int(per[1:].sum() == 0)
+        if per[1:].sum() == 0 and not src.empty_masks_expected:
             what = "mask is empty (no foreground)"
             fix = "fine for negative samples; otherwise check the mask, --positive or --invert-mask"
             problems.append(Problem("warning", src.mask_where(i), what, fix))
@@ -251,7 +254,7 @@ def _label_summary(
             "min": float(fg.min()),
             "max": float(fg.max()),
         },
-        "empty_masks": len(problems),
+        "empty_masks": empty,
     }
     return summary, problems
 
