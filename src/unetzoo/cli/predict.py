@@ -8,7 +8,13 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="segment new images")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or multi-page TIFF stacks")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders or multi-page TIFF stacks; for a model trained on volumes, volume files "
+        "(case_0000.nii.gz names the case's modalities) or folders of them",
+    )
     p.add_argument("--checkpoint", help="a last.pt/best.pt of a training run (torch engine)")
     p.add_argument(
         "--model",
@@ -76,6 +82,24 @@ def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore
     return load_checkpoint(args.checkpoint).get("instances")
 
 
+def _predict_volumes(args: argparse.Namespace, segmenter, record: dict) -> int:  # type: ignore[no-untyped-def]
+    """A model trained on volume slices: each input case (NIfTI, MetaImage, NRRD) gives a volume of labels."""
+    from unetzoo.engine.volumes import predict_volume_files
+    from unetzoo.volumes.slices import SliceOptions
+
+    records = predict_volume_files(
+        segmenter, SliceOptions.from_dict(record), args.inputs, args.out,
+        overwrite=args.overwrite, skip_existing=args.skip_existing,
+    )  # fmt: skip
+    for r in records:
+        print(
+            json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} (foreground {r['foreground_fraction']:.2%})"
+        )
+    if not args.json:
+        print(f"{len(records)} volume(s) segmented into {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from unetzoo.engine.predict import PredictOptions, predict_paths
     from unetzoo.errors import UnetzooError
@@ -94,6 +118,12 @@ def run(args: argparse.Namespace) -> int:
     flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
     options = PredictOptions(*flags)
     segmenter = _segmenter(args)
+    if args.checkpoint and not args.name:
+        from unetzoo.engine.checkpoint import load_checkpoint
+
+        volume = load_checkpoint(args.checkpoint).get("volume")
+        if volume is not None:
+            return _predict_volumes(args, segmenter, volume)
     record = _record(args, segmenter)
     objects = InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None
     sizer = None

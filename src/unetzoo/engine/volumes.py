@@ -7,13 +7,19 @@ Used by validation during training, ``unetzoo eval`` and ``unetzoo predict`` on 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from unetzoo.engine.evaluate import EvalResult, aggregate
 from unetzoo.engine.inference import Segmenter
+from unetzoo.errors import UnetzooError
 from unetzoo.metrics.volume import volume_scores
+from unetzoo.volumes.io import read_volume, write_volume
+from unetzoo.volumes.predict_files import collect_volume_inputs
 from unetzoo.volumes.slices import SliceOptions, VolumeSlices, centre_crop, uncrop
 
 
@@ -51,3 +57,43 @@ def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence
         )
         rows.append({"id": case, **scores})
     return EvalResult(aggregate(rows), rows)
+
+
+def predict_volume_files(
+    segmenter: Segmenter,
+    options: SliceOptions,
+    inputs: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> list[dict[str, Any]]:
+    """Segment the cases named by ``inputs`` (:mod:`unetzoo.volumes.predict_files`) into ``out/{case}{ending}``,
+    each with its input's geometry; every output is checked before anything is written. One record per case."""
+    cases = collect_volume_inputs(inputs, segmenter.in_channels)
+    folder = Path(out)
+    targets = [folder / f"{c.case}{c.ending}" for c in cases]
+    inputs_set = {p.resolve() for c in cases for p in c.channels}
+    for target in targets:
+        if target.resolve() in inputs_set:
+            raise UnetzooError(f"{target}: would replace an input; choose another --out")
+        if target.exists() and not (overwrite or skip_existing):
+            raise UnetzooError(f"{target}: exists; pass --overwrite to replace it or --skip-existing to keep it")
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for case, target in zip(cases, targets, strict=True):
+        if target.exists() and skip_existing:
+            continue
+        volumes = [read_volume(p) for p in case.channels]
+        image = np.stack([v.array for v in volumes])
+        labels = predict_volume(segmenter, options, image, str(case.channels[0]))
+        write_volume(target, labels.astype(np.uint8), like=volumes[0])
+        records.append(
+            {
+                "input": str(case.channels[0]),
+                "mask": str(target),
+                "foreground_fraction": float((labels > 0).mean()),
+                "voxels": {name: int((labels == c).sum()) for c, name in enumerate(segmenter.class_names) if c},
+            }
+        )
+    return records
