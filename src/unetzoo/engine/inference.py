@@ -9,6 +9,7 @@ preprocess -> (tiled, optionally flip-TTA) forward -> probabilities (K, h, w) ->
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,3 +110,17 @@ class Segmenter:
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """Label map (H, W) int64 for a raw image."""
         return self.labels(self.probabilities(image, source)).numpy()
+
+    @torch.inference_mode()
+    def predict_many(self, images: Sequence[np.ndarray], source: str = "image", batch_size: int = 16) -> np.ndarray:
+        """Label maps (N, H, W) of same-size raw images (the slices of a volume). Batched forwards when an image
+        is one tile at the working scale without TTA -- exactly :meth:`predict`'s single-tile pass -- else
+        one :meth:`predict` per image."""
+        h, w = images[0].shape[:2]
+        if self.tta or not self.resampling.is_native or h > self.tile[0] or w > self.tile[1]:
+            return np.stack([self.predict(image, source) for image in images])
+        labels = []
+        for start in range(0, len(images), batch_size):
+            x = torch.stack([self.network_input(image, source) for image in images[start : start + batch_size]])
+            labels += [self.labels(p).numpy() for p in self._forward_probs(x)]
+        return np.stack(labels)

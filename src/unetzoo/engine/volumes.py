@@ -28,11 +28,9 @@ def predict_slices(
 ) -> np.ndarray:
     """Label map ``(z, y, x)`` int64 of a prepared (normalised) ``(C, z, y, x)`` volume, slice by slice."""
     planes = np.moveaxis(image, 1 + options.dim, 1)  # (C, n, h, w)
-    labels = []
-    for k in range(planes.shape[1]):
-        plane = np.ascontiguousarray(centre_crop(planes[:, k], options.crop).transpose(1, 2, 0))
-        labels.append(segmenter.predict(plane, f"{source}:{options.axis}{k:03d}"))
-    stacked = uncrop(np.stack(labels), options.crop, planes.shape[2:])
+    cropped = centre_crop(planes, options.crop).transpose(1, 2, 3, 0)  # (n, H, W, C)
+    labels = segmenter.predict_many([np.ascontiguousarray(p) for p in cropped], source)
+    stacked = uncrop(labels, options.crop, planes.shape[2:])
     return np.moveaxis(stacked, 0, options.dim)
 
 
@@ -45,7 +43,8 @@ def predict_volume(
 
 def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence[str]) -> EvalResult:
     """One row per case: volume-level scores (:func:`unetzoo.metrics.volume.volume_scores`, HD95 in mm) of
-    its slices' predictions stacked back, against its full (uncropped) label."""
+    its slices' predictions stacked back, against its full (uncropped) label; scored on the dataset's regions
+    when it has them, whether or not the model was trained on regions."""
     rows = []
     for case in cases:
         loaded = source.load_case(case)
@@ -53,7 +52,7 @@ def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence
         pred = predict_slices(segmenter, source.options, loaded.image, f"{source.spec}[{case}]")
         spacing = tuple(reversed(loaded.geometry.spacing))  # ITK (x, y, z) -> the array's (z, y, x)
         scores = volume_scores(
-            pred, loaded.label, spacing=spacing, class_names=source.class_names, regions=segmenter.regions
+            pred, loaded.label, spacing=spacing, class_names=source.class_names, regions=source.regions
         )
         rows.append({"id": case, **scores})
     return EvalResult(aggregate(rows), rows)
