@@ -89,3 +89,19 @@ def test_train_eval_predict_on_volumes(tmp_path: Path, capsys) -> None:  # type:
     assert pred.array.shape == case.label.shape and pred.geometry == image.geometry
     assert set(np.unique(pred.array)) <= {0, 1, 2, 3}
     assert (pred.array[:, :2] == 0).all()  # outside the 20x20 crop: background
+
+
+def test_case_block_sampler_reads_each_case_once_per_pass() -> None:
+    from unetzoo.engine.train import CaseBlockSampler
+
+    cases = [k // 5 for k in range(20)]  # 4 cases of 5 slices
+    sampler = CaseBlockSampler(cases, block=2, samples=30, seed=3)
+    order = list(sampler)
+    assert len(order) == 30 and sorted(order[:20]) == list(range(20))
+    first, second = {cases[i] for i in order[:10]}, {cases[i] for i in order[10:20]}
+    assert len(first) == len(second) == 2 and first.isdisjoint(second)
+    assert order == list(CaseBlockSampler(cases, block=2, samples=30, seed=3))
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+    ranks = [list(CaseBlockSampler(cases, 2, 30, 3, rank=r, world_size=2)) for r in (0, 1)]
+    assert ranks[0] == order[0::2] and ranks[1] == order[1::2]

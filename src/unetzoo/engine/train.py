@@ -23,6 +23,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,37 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(range(self.rank, self.samples, self.world_size))
+
+
+class CaseBlockSampler(EpochSampler):
+    """:class:`EpochSampler` for slices of volumes: the order runs through the cases ``block`` at a time (cases
+    shuffled, then the slices of each block of cases shuffled), so a volume source whose LRU cache holds
+    ``block`` cases reads each case once per pass instead of once per slice. With the whole training set in
+    one block it is a plain shuffle.
+
+    Args:
+        cases: the case number of every sample.
+        block: cases per block (the source's cache capacity).
+    """
+
+    def __init__(
+        self, cases: Sequence[int], block: int, samples: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
+        super().__init__(len(cases), samples, seed, rank, world_size)
+        self.cases, self.block = torch.as_tensor(list(cases)), max(1, block)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        numbers = torch.unique(self.cases)
+        parts, drawn = [], 0
+        while drawn < self.samples:
+            shuffled = numbers[torch.randperm(len(numbers), generator=g)]
+            for start in range(0, len(shuffled), self.block):
+                members = torch.isin(self.cases, shuffled[start : start + self.block]).nonzero()[:, 0]
+                parts.append(members[torch.randperm(len(members), generator=g)])
+                drawn += len(members)
+        order = torch.cat(parts)[: self.samples]
+        return iter(order[self.rank :: self.world_size].tolist())
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -320,7 +352,13 @@ class Trainer:
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
         per_epoch = max(per_epoch, c.batch_size) // c.batch_size * c.batch_size  # whole global batches
-        self.sampler = EpochSampler(len(dataset), per_epoch, c.seed, self.ctx.rank, self.ctx.world_size)
+        shard = (per_epoch, c.seed, self.ctx.rank, self.ctx.world_size)
+        if self.volumes:
+            number = {case: k for k, case in enumerate(self.volumes.cases)}
+            cases = [number[self.volumes.case_of(i)] for i in self.train_idx]
+            self.sampler = CaseBlockSampler(cases, self.volumes.cache_cases, *shard)
+        else:
+            self.sampler = EpochSampler(len(dataset), *shard)
         self.dataset = dataset
         return DataLoader(
             dataset,

@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from unetzoo.data.io import ImageInfo
+from unetzoo.data.labels import MaskStats, scan_mask
 from unetzoo.data.regions import Regions
 from unetzoo.data.source import Declared, Source
 from unetzoo.errors import UnetzooError
 from unetzoo.volumes.geometry import Geometry
 from unetzoo.volumes.intensity import normalize_volume, parse_window
-from unetzoo.volumes.io import Case
+from unetzoo.volumes.io import Case, read_volume
 from unetzoo.volumes.nnunet import VolumeDataset
 from unetzoo.volumes.synthetic import LABELS, REGIONS, brain_case, parse_brain_spec
 
@@ -159,6 +160,7 @@ class VolumeSlices(Source):
         self.options = options or SliceOptions()
         self._cache: OrderedDict[str, Case] = OrderedDict()
         self._foreground: dict[str, np.ndarray] = {}
+        self._slice_stats: dict[str, list[MaskStats]] = {}
         if spec.startswith("synthetic:"):
             brain = parse_brain_spec(spec)
             super().__init__(spec, brain.spec)
@@ -191,15 +193,16 @@ class VolumeSlices(Source):
                 self._where.append((case, k))
 
     def _index_case(self, case: str) -> tuple[int, int, int]:
-        """Read ``case``'s label (to know its shape and foreground slices without its channels)."""
-        from unetzoo.volumes.io import read_volume
-
+        """Read ``case``'s label alone: its shape, and what its slices hold (without reading its channels)."""
         label = read_volume(self._dataset.files(case)[1]).array  # type: ignore[union-attr]
-        self._foreground[case] = self._slice_foreground(label)
+        self._scan_label(case, label)
         return label.shape  # type: ignore[return-value]
 
-    def _slice_foreground(self, label: np.ndarray) -> np.ndarray:
-        return centre_crop(np.moveaxis(label, self.options.dim, 0), self.options.crop).any(axis=(1, 2))
+    def _scan_label(self, case: str, label: np.ndarray) -> None:
+        """Per slice of ``case``: the mask histogram ``data check`` reads, and whether it holds foreground."""
+        planes = centre_crop(np.moveaxis(label, self.options.dim, 0), self.options.crop)
+        self._slice_stats[case] = [scan_mask(plane) for plane in planes]
+        self._foreground[case] = planes.any(axis=(1, 2))
 
     # --- cases -----------------------------------------------------------------------------------------
     def read_case(self, case: str) -> Case:
@@ -216,10 +219,15 @@ class VolumeSlices(Source):
         raw = self.read_case(case)
         loaded = Case(case, self.options.prepare(raw.image), raw.label, raw.geometry, raw.reference)
         self._cache[case] = loaded
-        capacity = max(2, CACHE_BYTES // max(loaded.image.nbytes, 1))
-        while len(self._cache) > capacity:
+        while len(self._cache) > self.cache_cases:
             self._cache.popitem(last=False)
         return loaded
+
+    @property
+    def cache_cases(self) -> int:
+        """How many normalised cases the LRU cache keeps: :data:`CACHE_BYTES` of the largest (float32), >= 2."""
+        largest = max(int(np.prod(shape)) for shape in self._shapes.values()) * self.in_channels * 4
+        return max(2, CACHE_BYTES // largest)
 
     def geometry(self, case: str) -> Geometry:
         return self.load_case(case).geometry
@@ -229,8 +237,14 @@ class VolumeSlices(Source):
         if case not in self._foreground:
             label = self.load_case(case).label
             assert label is not None
-            self._foreground[case] = self._slice_foreground(label)
+            self._scan_label(case, label)
         return self._foreground[case]
+
+    def mask_stats(self, i: int) -> MaskStats:
+        """Slice ``i``'s mask histogram, from one scan of its case's label (a 3D dataset scans them on opening)."""
+        case, k = self._where[i]
+        self.foreground(case)
+        return self._slice_stats[case][k]
 
     def slices_of(self, cases: Sequence[str]) -> list[str]:
         """Every slice id of ``cases``."""
