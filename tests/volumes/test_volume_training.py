@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from unetzoo.cli import main
@@ -13,6 +14,7 @@ from unetzoo.data.regions import Regions
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.evaluate import evaluate
 from unetzoo.engine.train import train
+from unetzoo.errors import UnetzooError
 from unetzoo.losses import build_loss
 from unetzoo.losses.regions import RegionLoss
 from unetzoo.metrics.volume import volume_scores
@@ -90,6 +92,11 @@ def test_train_eval_predict_on_volumes(tmp_path: Path, capsys) -> None:  # type:
     assert set(np.unique(pred.array)) <= {0, 1, 2, 3}
     assert (pred.array[:, :2] == 0).all()  # outside the 20x20 crop: background
 
+    from unetzoo.deploy.export import export_model
+
+    with pytest.raises(UnetzooError, match="trained on volume slices does not export yet"):
+        export_model(result.best_checkpoint, out=tmp_path / "model.onnx")
+
 
 def test_case_block_sampler_reads_each_case_once_per_pass() -> None:
     from unetzoo.engine.train import CaseBlockSampler
@@ -105,3 +112,10 @@ def test_case_block_sampler_reads_each_case_once_per_pass() -> None:
     assert list(sampler) != order
     ranks = [list(CaseBlockSampler(cases, 2, 30, 3, rank=r, world_size=2)) for r in (0, 1)]
     assert ranks[0] == order[0::2] and ranks[1] == order[1::2]
+
+
+def test_data_check_cli_on_volumes(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["data", "check", SPEC, "--slice-axis", "x", "--crop", "12", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "format: volumes, 120 samples" in out and "12x20: 120" in out and "4 modalities" in out
+    assert "result: ok (0 errors, 0 warnings)" in out

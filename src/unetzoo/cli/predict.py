@@ -85,7 +85,13 @@ def _record(args: argparse.Namespace, segmenter) -> dict | None:  # type: ignore
 def _predict_volumes(args: argparse.Namespace, segmenter, record: dict) -> int:  # type: ignore[no-untyped-def]
     """A model trained on volume slices: each input case (NIfTI, MetaImage, NRRD) gives a volume of labels."""
     from unetzoo.engine.volumes import predict_volume_files
+    from unetzoo.errors import UnetzooError
     from unetzoo.volumes.slices import SliceOptions
+
+    given = [flag for flag, on in (("--save-prob", args.save_prob), ("--overlay", args.overlay),
+                                   ("--instances", args.instances)) if on]  # fmt: skip
+    if given:
+        raise UnetzooError(f"{', '.join(given)}: not available for a model trained on volumes; drop it", exit_code=2)
 
     records = predict_volume_files(
         segmenter, SliceOptions.from_dict(record), args.inputs, args.out,
