@@ -90,3 +90,13 @@ def test_volume_flags_are_refused_on_2d_data(tmp_path: Path) -> None:
     with pytest.raises(UnetzooError, match="--slice-axis, --crop apply to volume data"):
         train(data="synthetic:nuclei?n=4&size=32", slice_axis="y", crop=(16, 16), epochs=1, out=str(tmp_path / "r"),
               progress=False)  # fmt: skip
+
+
+def test_pickled_source_leaves_its_cache_behind() -> None:
+    import pickle
+
+    source = VolumeSlices(SPEC)
+    image = source.read_image(5)
+    copy = pickle.loads(pickle.dumps(source))
+    assert len(source._cache) == 1 and len(copy._cache) == 0
+    np.testing.assert_array_equal(copy.read_image(5), image)

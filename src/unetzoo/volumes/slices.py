@@ -192,6 +192,10 @@ class VolumeSlices(Source):
                 self.ids.append(slice_id(case, self.options.axis, k))
                 self._where.append((case, k))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to DataLoader workers) without the cached volumes: each worker fills its own cache."""
+        return {**self.__dict__, "_cache": OrderedDict()}
+
     def _index_case(self, case: str) -> tuple[int, int, int]:
         """Read ``case``'s label alone: its shape, and what its slices hold (without reading its channels)."""
         label = read_volume(self._dataset.files(case)[1]).array  # type: ignore[union-attr]
