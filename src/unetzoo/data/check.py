@@ -205,6 +205,15 @@ def _instance_summary(
     return summary, problems
 
 
+def _checked(src: Source, decode_images: bool, instances: bool) -> str:
+    """What the check read, in words."""
+    if src.format == "volumes":
+        images = "every case's channels read" if decode_images else "channels not read (--decode-images reads them)"
+        return f"every case's label read (shape, classes per slice), {images}"
+    images = "all images decoded" if decode_images else "PNG image integrity (CRC), image pixels not decoded"
+    return f"all headers, {images}, all masks decoded" + (", all instance labels decoded" if instances else "")
+
+
 def _header_warnings(src: Source, infos: list[tuple[ImageInfo, ImageInfo]]) -> list[Problem]:
     kinds = Counter(_channel_kind(image) for image, _ in infos)
     found = []
@@ -302,12 +311,7 @@ def check_source(
         "image_channels": dict(Counter(_channel_kind(image) for image, _ in infos)),
         "image_dtypes": dict(Counter(image.dtype for image, _ in infos)),
         "mask_dtypes": dict(Counter(s.dtype for s in stats.values())),
-        "checked": (
-            "all headers, "
-            + ("all images decoded" if decode_images else "PNG image integrity (CRC), image pixels not decoded")
-            + ", all masks decoded"
-            + (", all instance labels decoded" if objects else "")
-        ),
+        "checked": _checked(src, decode_images, bool(objects)),
     }
     foreground: dict[int, int] = {}
     if inference.label_map is not None and stats:

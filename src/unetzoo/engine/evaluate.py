@@ -30,6 +30,7 @@ class EvalResult:
 
     aggregate: dict[str, float]
     per_image: list[dict[str, Any]] = field(default_factory=list)
+    unit: str = "images"  # what a row is: an image, or a case (a volume scored whole)
 
     def to_json(self) -> str:
         return json.dumps({**self.aggregate, "n_images": len(self.per_image)}, indent=2, allow_nan=False, default=str)

@@ -55,7 +55,7 @@ def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence
             pred, loaded.label, spacing=spacing, class_names=source.class_names, regions=source.regions
         )
         rows.append({"id": case, **scores})
-    return EvalResult(aggregate(rows), rows)
+    return EvalResult(aggregate(rows), rows, unit="cases")
 
 
 def predict_volume_files(
