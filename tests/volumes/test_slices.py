@@ -100,3 +100,17 @@ def test_pickled_source_leaves_its_cache_behind() -> None:
     copy = pickle.loads(pickle.dumps(source))
     assert len(source._cache) == 1 and len(copy._cache) == 0
     np.testing.assert_array_equal(copy.read_image(5), image)
+
+
+def test_per_slice_nonzero_zscore_matches_its_runtime_twin() -> None:
+    from unetzoo.data import Preprocess
+    from unetzoo.deploy.preprocess import preprocess
+
+    source = VolumeSlices(SPEC, SliceOptions(normalize=False))
+    raw = source.read_image(source.ids.index("brain_0000:z010"))
+    record = Preprocess("nonzero").to_dict()
+    ours = Preprocess.from_dict(record)(raw)
+    np.testing.assert_array_equal(ours, preprocess(raw, record))
+    body = (raw != 0).any(axis=2)
+    assert (ours[:, ~body] == 0).all()
+    assert np.allclose(ours[:, body].mean(axis=1), 0, atol=1e-5) and np.allclose(ours[:, body].std(axis=1), 1)

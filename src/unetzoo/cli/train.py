@@ -46,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--augment", help="augmentation preset: none, default, unet, pyconv, sdunet, unetsharp, ulite")
     a("--deep-supervision", action="store_true", default=None)
     a("--patch-size", type=int, nargs=2, metavar=("H", "W"))
-    a("--normalize", choices=("zscore", "minmax", "dataset", "none"))
+    a(
+        "--normalize",
+        choices=("zscore", "nonzero", "minmax", "dataset", "none"),
+        help="per-image normalisation (volume data: per slice, replacing the per-volume z-score within nonzero voxels)",
+    )
     a("--val-fraction", type=float)
     a("--test-fraction", type=float)
     a("--split-file", help="reuse a split.json of another run")
