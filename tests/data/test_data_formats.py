@@ -121,7 +121,7 @@ def test_nnunet_rgb_and_multichannel(tmp_path: Path) -> None:
     ("meta", "message"),
     [
         ({"modality": {"0": "CT"}, "labels": {"0": "background"}}, "v1 / MSD"),
-        ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": 1}, "file_ending": ".nii.gz"}, "not a 2D"),
+        ({"channel_names": {"0": "CT"}, "labels": {"background": 0, "a": 1}, "file_ending": ".jpg"}, "not a 2D"),
         ({"channel_names": {"0": "g"}, "labels": {"background": 0, "a": 2}, "file_ending": ".png"}, "consecutive"),
         ({"channel_names": {"0": "g"}, "labels": {"background": 0, "a": [1, 2]}, "file_ending": ".png"}, "region"),
     ],

@@ -33,7 +33,7 @@ IMAGES = {
 
 
 @pytest.mark.parametrize("image", IMAGES)
-@pytest.mark.parametrize("normalize", ["zscore", "minmax", "none", "dataset"])
+@pytest.mark.parametrize("normalize", ["zscore", "nonzero", "minmax", "none", "dataset"])
 @pytest.mark.parametrize("channels", [None, 1, 3])
 def test_preprocess_is_bit_identical_to_the_data_package(image: str, normalize: str, channels: int | None) -> None:
     stats = {"mean": [10.0, 20.0, 30.0][: channels or 3], "std": [2.0, 0.0, 5.0][: channels or 3]}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from unetzoo.data import FORMATS, check_source, open_source
+from unetzoo.data import FORMATS, CheckReport, check_source, open_source
 from unetzoo.data.convert import convert_to_nnunet
+from unetzoo.data.formats import open_unchecked
+from unetzoo.data.problems import DataError
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +17,24 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--positive", type=int, default=None, metavar="V", help="mask value of the foreground; all others background"
     )
     parser.add_argument("--invert-mask", action="store_true", help="swap the two classes of binary masks")
+
+
+def add_volume_arguments(parser: argparse.ArgumentParser) -> None:
+    """How volume data (a 3D nnU-Net folder, ``synthetic:brain``) is cut into 2D samples (docs/volumes.md)."""
+    parser.add_argument("--slice-axis", choices=("z", "y", "x"), help="volume data: slice along z (default), y, x")
+    parser.add_argument(
+        "--window",
+        help="volume data: CT window instead of the z-score within nonzero voxels: lung, mediastinum, abdomen, liver, "
+        "brain, bone, or --window=LEVEL,WIDTH in HU",
+    )
+    parser.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), help="volume data: centre crop of slices")
+
+
+def slice_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The :class:`~unetzoo.volumes.slices.SliceOptions` of :func:`add_volume_arguments` options."""
+    from unetzoo.volumes.slices import SliceOptions
+
+    return SliceOptions.from_flags(args.slice_axis, args.window, crop=args.crop)
 
 
 def data_options(args: argparse.Namespace) -> dict[str, object]:
@@ -29,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = commands.add_parser("check", help="summary and one line per problem; exit 1 on errors")
     check.add_argument("data", metavar="PATH", help="dataset path, builtin:NAME or synthetic:NAME?...")
     add_data_arguments(check)
+    add_volume_arguments(check)
     check.add_argument("--json", action="store_true", help="print a JSON report")
     check.add_argument("--decode-images", action="store_true", help="also decode every image (slower)")
     check.set_defaults(func=run_check)
@@ -43,7 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    report = check_source(args.data, **data_options(args), decode_images=args.decode_images)
+    try:
+        source = open_unchecked(args.data, **data_options(args), slices=slice_options(args))
+    except DataError as exc:
+        source = None
+        report = CheckReport(args.data, [exc.problem])
+    if source is not None:
+        report = check_source(source, decode_images=args.decode_images)
     print(report.to_json() if args.json else report.format_text())
     return 0 if report.ok else 1
 

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(result.to_json())
         return 0
-    print(f"{len(result.per_image)} images ({split} split)")
+    print(f"{len(result.per_image)} {result.unit} ({split} split)")
     for key, value in result.aggregate.items():
         print(f"  {key:<24} {'n/a' if value is None else f'{value:.4f}'}")
     return 0

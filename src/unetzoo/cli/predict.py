@@ -92,12 +92,42 @@ def _model(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return segmenter, InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None, None
 
 
+def _predict_volumes(args: argparse.Namespace, segmenter, record: dict) -> int:  # type: ignore[no-untyped-def]
+    """A model trained on volume slices: each input case (NIfTI, MetaImage, NRRD) gives a volume of labels."""
+    from unetzoo.engine.volumes import predict_volume_files
+    from unetzoo.errors import UnetzooError
+    from unetzoo.volumes.slices import SliceOptions
+
+    given = [flag for flag, on in (("--save-prob", args.save_prob), ("--overlay", args.overlay),
+                                   ("--instances", args.instances)) if on]  # fmt: skip
+    if given:
+        raise UnetzooError(f"{', '.join(given)}: not available for a model trained on volumes; drop it", exit_code=2)
+
+    records = predict_volume_files(
+        segmenter, SliceOptions.from_dict(record), args.inputs, args.out,
+        overwrite=args.overwrite, skip_existing=args.skip_existing,
+    )  # fmt: skip
+    for r in records:
+        print(
+            json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} (foreground {r['foreground_fraction']:.2%})"
+        )
+    if not args.json:
+        print(f"{len(records)} volume(s) segmented into {args.out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from unetzoo.engine.predict import PredictOptions, predict_paths
     from unetzoo.errors import UnetzooError
 
     if args.rois and not args.instances:
         raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
+    if args.checkpoint and not args.model_file:
+        from unetzoo.engine.checkpoint import load_checkpoint
+
+        volume = load_checkpoint(args.checkpoint).get("volume")
+        if volume is not None:
+            return _predict_volumes(args, _segmenter(args), volume)
     flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
     segmenter, objects, sizer = _model(args)
     records = predict_paths(segmenter, args.inputs, args.out, PredictOptions(*flags), objects, sizer)

@@ -8,6 +8,8 @@ import os
 
 import torch
 
+from unetzoo.cli.data import add_volume_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on a dataset")
@@ -18,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--preset", help="model preset (see unetzoo.list_presets)")
     a("--data", help="dataset: folder, nnU-Net folder, tif stack, builtin:NAME or synthetic:NAME")
     a("--format", dest="data_format", help="force the data format instead of detecting it")
+    add_volume_arguments(p)
+    a(
+        "--regions",
+        action="store_true",
+        default=None,
+        help="volume data: region-based training on the dataset's regions (BraTS: whole tumour, core, enhancing)",
+    )
     a("--positive", type=int, help="mask value that is foreground (binary masks)")
     a("--invert-mask", action="store_true", default=None, help="swap foreground and background")
     a("--task", choices=("semantic", "instances"), help="instances: one label per object (needs instances/)")
@@ -37,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--augment", help="augmentation preset: none, default, unet, pyconv, sdunet, unetsharp, ulite")
     a("--deep-supervision", action="store_true", default=None)
     a("--patch-size", type=int, nargs=2, metavar=("H", "W"))
-    a("--normalize", choices=("zscore", "minmax", "dataset", "none"))
+    a(
+        "--normalize",
+        choices=("zscore", "nonzero", "minmax", "dataset", "none"),
+        help="per-image normalisation (volume data: per slice, replacing the per-volume z-score within nonzero voxels)",
+    )
     a("--val-fraction", type=float)
     a("--test-fraction", type=float)
     a("--split-file", help="reuse a split.json of another run")

@@ -131,6 +131,8 @@ def _top(counter: Counter[str], n: int = 8) -> dict[str, int]:
 
 
 def _channel_kind(info: ImageInfo) -> str:
+    if info.format == "volume":
+        return f"{info.channels} modalities"
     return "palette" if info.palette else _KIND.get(info.channels, f"{info.channels}-channel")
 
 
@@ -203,6 +205,15 @@ def _instance_summary(
     return summary, problems
 
 
+def _checked(src: Source, decode_images: bool, instances: bool) -> str:
+    """What the check read, in words."""
+    if src.format == "volumes":
+        images = "every case's channels read" if decode_images else "channels not read (--decode-images reads them)"
+        return f"every case's label read (shape, classes per slice), {images}"
+    images = "all images decoded" if decode_images else "PNG image integrity (CRC), image pixels not decoded"
+    return f"all headers, {images}, all masks decoded" + (", all instance labels decoded" if instances else "")
+
+
 def _header_warnings(src: Source, infos: list[tuple[ImageInfo, ImageInfo]]) -> list[Problem]:
     kinds = Counter(_channel_kind(image) for image, _ in infos)
     found = []
@@ -222,7 +233,7 @@ def _label_summary(
     """Class fractions and empty masks; fills ``foreground`` with each mask's foreground pixel count."""
     classes = label_map.classes
     pixels = np.zeros(classes, np.int64)
-    fg_fractions, problems = [], []
+    fg_fractions, problems, empty = [], [], 0
     for i, s in stats.items():
         per = np.zeros(classes, np.int64)
         for key, count in s.items(label_map.colour):
@@ -233,7 +244,8 @@ def _label_summary(
         total = max(int(per.sum()), 1)
         fg_fractions.append(1.0 - per[0] / total)
         pixels += per
-        if per[1:].sum() == 0:
+        empty += int(per[1:].sum() == 0)
+        if per[1:].sum() == 0 and not src.empty_masks_expected:
             what = "mask is empty (no foreground)"
             fix = "fine for negative samples; otherwise check the mask, --positive or --invert-mask"
             problems.append(Problem("warning", src.mask_where(i), what, fix))
@@ -251,7 +263,7 @@ def _label_summary(
             "min": float(fg.min()),
             "max": float(fg.max()),
         },
-        "empty_masks": len(problems),
+        "empty_masks": empty,
     }
     return summary, problems
 
@@ -299,12 +311,7 @@ def check_source(
         "image_channels": dict(Counter(_channel_kind(image) for image, _ in infos)),
         "image_dtypes": dict(Counter(image.dtype for image, _ in infos)),
         "mask_dtypes": dict(Counter(s.dtype for s in stats.values())),
-        "checked": (
-            "all headers, "
-            + ("all images decoded" if decode_images else "PNG image integrity (CRC), image pixels not decoded")
-            + ", all masks decoded"
-            + (", all instance labels decoded" if objects else "")
-        ),
+        "checked": _checked(src, decode_images, bool(objects)),
     }
     foreground: dict[int, int] = {}
     if inference.label_map is not None and stats:

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.volumes.intensity import zscore_nonzero
 
 if TYPE_CHECKING:
     from unetzoo.data.source import Source
 
-NORMALIZATIONS = ("zscore", "minmax", "dataset", "none")
-"""``zscore``: per image and channel, (x - mean) / std. ``minmax``: per image and channel to [0, 1].
+NORMALIZATIONS = ("zscore", "nonzero", "minmax", "dataset", "none")
+"""``zscore``: per image and channel, (x - mean) / std. ``nonzero``: the same over the pixels where any channel is
+nonzero (a brain slice of a skull-stripped MRI), 0 elsewhere (:func:`unetzoo.volumes.intensity.zscore_nonzero`).
+``minmax``: per image and channel to [0, 1].
 ``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
 ``none``: raw intensities as float32."""
 
@@ -75,6 +78,8 @@ class Preprocess:
             mean, std = np.float32(self.mean), np.float32(self.std)
             return (image - mean) / np.maximum(std, _EPS)
         planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # per-channel statistics ~20x faster on CxHxW
+        if self.normalize == "nonzero":
+            return zscore_nonzero(planes).transpose(1, 2, 0)
         if self.normalize == "zscore":
             mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
             return (image - mean) / np.maximum(std, _EPS)

@@ -38,6 +38,8 @@ class Source(ABC):
 
     format: ClassVar[str]
     declared_in: ClassVar[str] = "labels.json"
+    empty_masks_expected: ClassVar[bool] = False
+    """Samples without foreground are normal (slices of a volume outside the structure): not worth a warning."""
 
     def __init__(self, name: str, spec: str, *, positive: int | None = None, invert_mask: bool = False) -> None:
         self.name = name

@@ -214,6 +214,11 @@ def _load(checkpoint: str | os.PathLike[str], format: str) -> tuple[dict[str, An
         raise UnetzooError(f"model {name!r} does not export to ONNX (see docs/deploy.md); try --format torchscript")
     if format == "torchscript" and not model.supports.traceable:
         raise UnetzooError(f"model {name!r} cannot be traced to TorchScript (see docs/deploy.md); try --format onnx")
+    if payload.get("volume") is not None:  # its per-volume normalisation and region outputs are not in the card
+        raise UnetzooError(
+            f"{checkpoint}: a model trained on volume slices does not export yet (the card cannot carry its "
+            "per-volume normalisation and regions); predict with `unetzoo predict --checkpoint` instead"
+        )
     record = payload.get("preprocess")
     if not isinstance(record, dict):
         raise UnetzooError(f"{checkpoint}: no preprocessing record; re-train with this unetzoo version")

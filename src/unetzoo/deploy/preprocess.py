@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.volumes.intensity import zscore_nonzero
 
-NORMALIZATIONS = ("zscore", "minmax", "dataset", "none")
+NORMALIZATIONS = ("zscore", "nonzero", "minmax", "dataset", "none")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
 _EPS = 1e-6
 _KEYS = {"normalize", "channels", "mean", "std"}
@@ -60,6 +61,8 @@ def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
         mean, std = np.float32(record["mean"]), np.float32(record["std"])
         return (image - mean) / np.maximum(std, _EPS)
     planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # statistics on CxHxW, as the data package
+    if mode == "nonzero":
+        return zscore_nonzero(planes).transpose(1, 2, 0)
     if mode == "zscore":
         mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
         return (image - mean) / np.maximum(std, _EPS)

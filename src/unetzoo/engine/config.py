@@ -44,6 +44,10 @@ class TrainConfig:
     task: str = "semantic"  # semantic | instances (one label per object: needs instances/ label images)
     head: str = "boundary"  # instance head (--task instances): boundary | distance (unetzoo.instances.HEADS)
     data_format: str | None = None
+    slice_axis: str | None = None  # volume data: slice along z (default), y or x
+    window: str | None = None  # volume data: CT window preset or LEVEL,WIDTH instead of the nonzero z-score
+    crop: tuple[int, int] | None = None  # volume data: centre crop of every slice (SD-UNet: 144 144)
+    regions: bool = False  # region-based training on the dataset's regions (one sigmoid output per region)
     positive: int | None = None
     invert_mask: bool = False
     epochs: int | None = None  # None: the budget alone stops training (the plan's default budget if none given)
@@ -112,6 +116,8 @@ class TrainConfig:
             self.patch_size = (int(self.patch_size[0]), int(self.patch_size[1]))
         if self.resize is not None:
             self.resize = (int(self.resize[0]), int(self.resize[1]))
+        if self.crop is not None:
+            self.crop = (int(self.crop[0]), int(self.crop[1]))
         if sum(x is not None for x in (self.resize, self.scale, self.resampling)) > 1:
             raise UnetzooError("give one of --resize and --scale (or a resampling record), not several", exit_code=2)
 
@@ -145,7 +151,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for key in ("patch_size", "resize"):
+        for key in ("patch_size", "resize", "crop"):
             if d[key] is not None:
                 d[key] = list(d[key])
         return d

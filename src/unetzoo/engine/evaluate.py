@@ -30,6 +30,7 @@ class EvalResult:
 
     aggregate: dict[str, float]
     per_image: list[dict[str, Any]] = field(default_factory=list)
+    unit: str = "images"  # what a row is: an image, or a case (a volume scored whole)
 
     def to_json(self) -> str:
         return json.dumps({**self.aggregate, "n_images": len(self.per_image)}, indent=2, allow_nan=False, default=str)
@@ -131,21 +132,33 @@ def evaluate(
     data = data or config.get("data")
     options = {k: config.get(k) for k in ("positive", "invert_mask")} | {"fmt": config.get("data_format")}
     options.update({k: v for k, v in data_options.items() if v is not None})
+    volume = payload.get("volume")
+    if volume is not None:  # slices cut as in training; scored per case (the split holds case ids)
+        from unetzoo.volumes.slices import SliceOptions
+
+        options["slices"] = SliceOptions.from_dict(volume)
     source = open_source(data, **options)
+    ids = source.cases if volume is not None else source.ids  # type: ignore[attr-defined]
     if split == "all":
-        indices = list(range(len(source)))
+        wanted = list(ids)
     elif split in ("train", "val", "test"):
         wanted = (payload.get("split") or {}).get(split, [])
-        index = {sid: i for i, sid in enumerate(source.ids)}
-        missing = [s for s in wanted if s not in index]
+        known = set(ids)
+        missing = [s for s in wanted if s not in known]
         if missing:
             raise UnetzooError(
                 f"{data}: sample {missing[0]!r} of the run's {split} split is not in this data; "
                 "pass the data the model was trained on, or --split all"
             )
-        indices = [index[s] for s in wanted]
     else:
         raise UnetzooError(f"--split {split!r}: choose val, test, train or all", exit_code=2)
+    if volume is not None and wanted:
+        from unetzoo.engine.volumes import evaluate_volumes
+
+        segmenter = Segmenter.from_checkpoint(checkpoint, threshold=threshold, tta=tta, tile=tile)
+        return evaluate_volumes(segmenter, source, wanted)  # type: ignore[arg-type]
+    index = {sid: i for i, sid in enumerate(source.ids)}
+    indices = [index[s] for s in wanted]
     if not indices:
         raise UnetzooError(f"{checkpoint}: the run has no {split!r} images in {data}; use --split all or val")
     if instances or payload.get("instances"):

@@ -9,6 +9,7 @@ preprocess -> (tiled, optionally flip-TTA) forward -> probabilities (K, h, w) ->
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from unetzoo.data import Preprocess
+from unetzoo.data.regions import Regions
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from unetzoo.engine.sliding_window import probabilities, sliding_window, to_labels, with_flip_tta
 from unetzoo.errors import UnetzooError
@@ -35,6 +37,8 @@ class Segmenter:
         overlap: fractional tile overlap.
         tta: average over flips.
         resampling: the run's working scale (native by default).
+        regions: a region-based model (one sigmoid output per region, :mod:`unetzoo.data.regions`): its
+            probabilities are per region and its labels painted in ``regions_class_order``.
     """
 
     model: SegmentationModel
@@ -45,6 +49,7 @@ class Segmenter:
     tta: bool = False
     class_names: tuple[str, ...] = ("background", "foreground")
     resampling: Resampling = field(default_factory=Resampling)
+    regions: Regions | None = None
 
     def __post_init__(self) -> None:
         self.model.eval()
@@ -60,16 +65,17 @@ class Segmenter:
             options.setdefault("tile", tuple(planned["tile"]))
         names = tuple(payload.get("class_names") or ("background", "foreground"))
         resampling = Resampling.from_dict(payload.get("resampling"))
-        return cls(
-            model, Preprocess.from_dict(payload["preprocess"]), class_names=names, resampling=resampling, **options
-        )
+        regions = Regions.from_dict(payload["regions"]) if payload.get("regions") else None
+        preprocess = Preprocess.from_dict(payload["preprocess"])
+        return cls(model, preprocess, class_names=names, resampling=resampling, regions=regions, **options)
 
     @property
     def in_channels(self) -> int:
         return self.model.in_channels
 
     def _forward_probs(self, x: torch.Tensor) -> torch.Tensor:
-        return probabilities(self.model(x))
+        logits = self.model(x)
+        return torch.sigmoid(logits) if self.regions is not None else probabilities(logits)
 
     def network_input(self, image: np.ndarray, source: str = "image") -> torch.Tensor:
         """The network's input (C, h, w) for a raw image (H, W, C): resampled to the working scale, preprocessed."""
@@ -97,8 +103,24 @@ class Segmenter:
 
     def labels(self, probs: torch.Tensor) -> torch.Tensor:
         """Hard labels (H, W) from :meth:`probabilities`."""
+        if self.regions is not None:
+            return torch.from_numpy(self.regions.to_labels(probs.numpy(), self.threshold))
         return to_labels(probs, self.threshold)
 
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """Label map (H, W) int64 for a raw image."""
         return self.labels(self.probabilities(image, source)).numpy()
+
+    @torch.inference_mode()
+    def predict_many(self, images: Sequence[np.ndarray], source: str = "image", batch_size: int = 16) -> np.ndarray:
+        """Label maps (N, H, W) of same-size raw images (the slices of a volume). Batched forwards when an image
+        is one tile at the working scale without TTA -- exactly :meth:`predict`'s single-tile pass -- else
+        one :meth:`predict` per image."""
+        h, w = images[0].shape[:2]
+        if self.tta or not self.resampling.is_native or h > self.tile[0] or w > self.tile[1]:
+            return np.stack([self.predict(image, source) for image in images])
+        labels = []
+        for start in range(0, len(images), batch_size):
+            x = torch.stack([self.network_input(image, source) for image in images[start : start + batch_size]])
+            labels += [self.labels(p).numpy() for p in self._forward_probs(x)]
+        return np.stack(labels)

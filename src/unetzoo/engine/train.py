@@ -23,6 +23,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.instances import evaluate_instances, tune_checkpoint
 from unetzoo.engine.schedule import Plateau, lr_factor
+from unetzoo.engine.volumes import evaluate_volumes
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import get_head
 from unetzoo.instances.segmenter import InstanceSegmenter
@@ -60,6 +62,7 @@ from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
 from unetzoo.utils.integrity import read_digests
 from unetzoo.utils.resample import Resampling
+from unetzoo.volumes.slices import SliceOptions, VolumeSlices
 
 RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every", "device")
 
@@ -97,6 +100,37 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(range(self.rank, self.samples, self.world_size))
+
+
+class CaseBlockSampler(EpochSampler):
+    """:class:`EpochSampler` for slices of volumes: the order runs through the cases ``block`` at a time (cases
+    shuffled, then the slices of each block of cases shuffled), so a volume source whose LRU cache holds
+    ``block`` cases reads each case once per pass instead of once per slice. With the whole training set in
+    one block it is a plain shuffle.
+
+    Args:
+        cases: the case number of every sample.
+        block: cases per block (the source's cache capacity).
+    """
+
+    def __init__(
+        self, cases: Sequence[int], block: int, samples: int, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
+        super().__init__(len(cases), samples, seed, rank, world_size)
+        self.cases, self.block = torch.as_tensor(list(cases)), max(1, block)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        numbers = torch.unique(self.cases)
+        parts, drawn = [], 0
+        while drawn < self.samples:
+            shuffled = numbers[torch.randperm(len(numbers), generator=g)]
+            for start in range(0, len(shuffled), self.block):
+                members = torch.isin(self.cases, shuffled[start : start + self.block]).nonzero()[:, 0]
+                parts.append(members[torch.randperm(len(members), generator=g)])
+                drawn += len(members)
+        order = torch.cat(parts)[: self.samples]
+        return iter(order[self.rank :: self.world_size].tolist())
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -168,19 +202,25 @@ class Trainer:
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_data(self) -> None:
         c = self.config
-        options = {"fmt": c.data_format, "positive": c.positive, "invert_mask": c.invert_mask}
+        slices = SliceOptions.from_flags(c.slice_axis, c.window, c.normalize in (None, "none"), c.crop)
+        options = {"fmt": c.data_format, "positive": c.positive, "invert_mask": c.invert_mask, "slices": slices}
         self.source = open_source(c.data, **options)
         check_source(self.source).raise_for_errors()  # the same one-line messages as `unetzoo data check`
-        ids = self.source.ids
+        self.volumes = self.source if isinstance(self.source, VolumeSlices) else None
+        self._check_volume_flags()
+        # Volume data split by case (slices of one patient never straddle train and validation).
+        ids = self.volumes.cases if self.volumes else self.source.ids
         if c.split_file:
             self.split = load_split(c.split_file, ids=ids)
         elif c.folds:
             self.split = kfold_splits(ids, c.folds, c.seed)[c.fold or 0]
         else:
             self.split = make_split(ids, seed=c.seed, val_fraction=c.val_fraction, test_fraction=c.test_fraction)
-        index = {sid: i for i, sid in enumerate(ids)}
-        self.train_idx = [index[s] for s in self.split["train"]]
-        self.val_idx = [index[s] for s in self.split["val"]]
+        train = self.split["train"]
+        self.train_ids = self.volumes.training_slices(train, c.seed) if self.volumes else train
+        index = {sid: i for i, sid in enumerate(self.source.ids)}
+        self.train_idx = [index[s] for s in self.train_ids]
+        self.val_idx = [] if self.volumes else [index[s] for s in self.split["val"]]
         if not self.train_idx:
             raise UnetzooError(f"{c.data}: the split leaves no training images; lower --val-fraction")
         self.head = None
@@ -191,7 +231,29 @@ class Trainer:
                     f"{c.data}: --task instances needs an instance label image per sample (instances/<stem>.png, "
                     "uint16, 0 = background, one id per object) beside images/; add them or train --task semantic"
                 )
-        self.binary = self.head is None and self.source.classes <= 2
+        self.regions = self.volumes.regions if c.regions and self.volumes else None
+        self.binary = self.head is None and self.source.classes <= 2 and self.regions is None
+
+    def _check_volume_flags(self) -> None:
+        """Volume-only flags on volume data; a per-volume normalisation replaces the planned per-image one."""
+        c = self.config
+        if self.volumes is None:
+            given = [f"--{n.replace('_', '-')}" for n in ("slice_axis", "window", "crop", "regions") if getattr(c, n)]
+            if given:
+                raise UnetzooError(
+                    f"{c.data}: {', '.join(given)} apply to volume data (a 3D nnU-Net folder or synthetic:brain); "
+                    "drop them for 2D data",
+                    exit_code=2,
+                )
+            return
+        if c.regions and self.volumes.regions is None:
+            raise UnetzooError(
+                f"{c.data}: --regions needs region-based labels in dataset.json (lists of ids and "
+                "regions_class_order, nnU-Net's region_based_training.md); add them or drop --regions",
+                exit_code=2,
+            )
+        if c.normalize is None:  # each volume is normalised as a whole (SliceOptions): nothing more per slice
+            self.config = dataclasses.replace(c, normalize="none")
 
     def _setup_plan(self) -> None:
         """Fill every planned option left unset from the plan (``--plan FILE``, or planned now on rank 0)."""
@@ -233,7 +295,7 @@ class Trainer:
         c = self.config
         self.preprocess = Preprocess(normalize=c.normalize, channels=self.source.in_channels)  # type: ignore[arg-type]
         if c.normalize == "dataset":
-            self.preprocess.fit(self.source, self.split["train"])
+            self.preprocess.fit(self.source, self.train_ids)
 
     def _setup_model(self) -> None:
         c = self.config
@@ -242,7 +304,7 @@ class Trainer:
             "preset": c.preset,
             "kwargs": {**c.model_kwargs, **({"deep_supervision": True} if c.deep_supervision else {})},
             "in_channels": self.source.in_channels,
-            "classes": self.head.classes if self.head else 1 if self.binary else self.source.classes,
+            "classes": self._outputs(),
         }
         self.model = create_model(
             c.model,
@@ -257,7 +319,8 @@ class Trainer:
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
         mode = "binary" if self.binary else "multiclass"
         # deep supervision as built (flag or preset), plus the CGM's BCE for a model with one (issue #14)
-        self.val_loss_fn, self.loss_fn = training_losses(c.loss, mode, self.model)
+        regions = self.regions.ids if self.regions else None
+        self.val_loss_fn, self.loss_fn = training_losses(c.loss, mode, self.model, regions)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if c.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
@@ -267,11 +330,19 @@ class Trainer:
             self.optimizer = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
         self.plateau = Plateau(self.optimizer) if c.scheduler == "plateau" else None
 
+    def _outputs(self) -> int:
+        """Output channels: the head's, one per region, one for binary, else one per class."""
+        if self.head:
+            return self.head.classes
+        if self.regions:
+            return len(self.regions)
+        return 1 if self.binary else self.source.classes
+
     def _loader(self) -> DataLoader:
         c = self.config
         dataset = SegmentationDataset(
             self.source,
-            self.split["train"],
+            self.train_ids,
             preprocess=self.preprocess,
             augment=build_augment(c.augment),  # type: ignore[arg-type]
             patch_size=c.patch_size,
@@ -281,7 +352,13 @@ class Trainer:
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
         per_epoch = max(per_epoch, c.batch_size) // c.batch_size * c.batch_size  # whole global batches
-        self.sampler = EpochSampler(len(dataset), per_epoch, c.seed, self.ctx.rank, self.ctx.world_size)
+        shard = (per_epoch, c.seed, self.ctx.rank, self.ctx.world_size)
+        if self.volumes:
+            number = {case: k for k, case in enumerate(self.volumes.cases)}
+            cases = [number[self.volumes.case_of(i)] for i in self.train_idx]
+            self.sampler = CaseBlockSampler(cases, self.volumes.cache_cases, *shard)
+        else:
+            self.sampler = EpochSampler(len(dataset), *shard)
         self.dataset = dataset
         return DataLoader(
             dataset,
@@ -308,6 +385,8 @@ class Trainer:
             "class_names": list(self.head.class_names if self.head else self.source.class_names),
             "instances": {"head": self.head.name} if self.head else None,
             "preprocess": self.preprocess.to_dict(),
+            "volume": self.volumes.options.to_dict() if self.volumes else None,
+            "regions": self.regions.to_dict() if self.regions else None,
             "resampling": self.resampling.to_dict(),
             "inference": self.config.inference,
             "plan": self.plan.to_dict() if self.plan else None,
@@ -406,13 +485,22 @@ class Trainer:
         return self.ctx.mean(float(np.mean(losses)) if losses else float("nan"))
 
     def _validate(self) -> dict[str, Any]:
-        """Metrics over the validation split; each rank scores its share and all gather the per-image rows."""
-        if not self.val_idx:
+        """Metrics over the validation split; each rank scores its share and all gather the per-image rows
+        (volume data: per case, its slices' predictions stacked back into the volume)."""
+        if not self.val_idx and not (self.volumes and self.split["val"]):
             return {}
         model = self.model if self.ctx.device.type == "cpu" else OnDevice(self.model, self.ctx.device)
-        segmenter = Segmenter(model, self.preprocess, threshold=self.config.threshold, resampling=self.resampling)  # type: ignore[arg-type]
+        segmenter = Segmenter(
+            model,
+            self.preprocess,
+            threshold=self.config.threshold,
+            resampling=self.resampling,
+            regions=self.regions,  # type: ignore[arg-type]
+        )
         shard = self.ctx.shard(self.val_idx)
-        if self.head is not None:  # foreground scores, and objects with the default post-processing
+        if self.volumes:
+            part = evaluate_volumes(segmenter, self.volumes, self.ctx.shard(self.split["val"]))
+        elif self.head is not None:  # foreground scores, and objects with the default post-processing
             objects = InstanceSegmenter(segmenter, self.head)
             part = evaluate_instances(objects, self.source, shard, loss_fn=self.val_loss_fn)
         else:
@@ -498,7 +586,7 @@ class Trainer:
             "best_val_dice": self.best_dice if self.best_dice >= 0 else None,
             "best_metrics": best_payload.get("metrics", {}),
             "n_train": len(self.train_idx),
-            "n_val": len(self.val_idx),
+            "n_val": len(self.split["val"]),
             "params": sum(p.numel() for p in self.model.parameters()),
             "world_size": self.ctx.world_size,
             "skipped_steps": sum(int(row.get("skipped_steps", 0)) for row in self.history),

@@ -4,7 +4,7 @@ terms, :func:`training_losses` for what a training run of a given model optimise
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
@@ -16,6 +16,7 @@ from unetzoo.losses.combos import DeepSupervisionLoss, GuidedLoss, UNetSharpLoss
 from unetzoo.losses.dice import DiceLoss, TverskyLoss
 from unetzoo.losses.focal import FocalLoss
 from unetzoo.losses.lovasz import LovaszHingeLoss, LovaszSoftmaxLoss
+from unetzoo.losses.regions import RegionLoss
 
 
 def _cross_entropy(mode: str) -> nn.Module:
@@ -93,10 +94,14 @@ def build_loss(spec: str, mode: Mode = "binary") -> nn.Module:
     return WeightedSum(terms)
 
 
-def training_losses(spec: str, mode: Mode, model: nn.Module) -> tuple[nn.Module, nn.Module]:
+def training_losses(
+    spec: str, mode: Mode, model: nn.Module, regions: Sequence[Sequence[int]] | None = None
+) -> tuple[nn.Module, nn.Module]:
     """The (validation, training) losses of ``model`` for a ``--loss`` spec.
 
-    * validation: the spec's segmentation terms (:func:`build_loss`), on the final output;
+    * validation: the spec's segmentation terms (:func:`build_loss`), on the final output; with ``regions``
+      (region-based training, one sigmoid output per region) the terms in binary mode, averaged over the
+      regions (:class:`~unetzoo.losses.regions.RegionLoss`);
     * training: the same, averaged over the side outputs (:class:`DeepSupervisionLoss`) whenever the model
       returns them, i.e. was built with deep supervision, by ``--deep-supervision`` or by its preset; plus,
       for a model with classification-guided modules (``model.cgm``, UNet 3+ / UNet# Sec. 2.3), their BCE on
@@ -118,7 +123,9 @@ def training_losses(spec: str, mode: Mode, model: nn.Module) -> tuple[nn.Module,
         )
     if not segmentation or len(cgm_weights) > 1:
         raise UnetzooError(f"--loss {spec!r}: give segmentation terms and at most one {CGM_TERM} term", exit_code=2)
-    validation = build_loss("+".join(segmentation), mode)
+    validation = build_loss("+".join(segmentation), "binary" if regions else mode)
+    if regions:
+        validation = RegionLoss(validation, regions)
     training = DeepSupervisionLoss(validation) if getattr(model, "deep_supervision", False) else validation
     if isinstance(guidance, Guidance):
         training = GuidedLoss(training, guidance, cgm_weights[0] if cgm_weights else CGM_WEIGHT)

@@ -11,8 +11,11 @@ def _edges(mask: np.ndarray) -> np.ndarray:
     return mask ^ ndimage.binary_erosion(mask)
 
 
-def hausdorff_distance(pred: np.ndarray, target: np.ndarray, percentile: float | None = 95.0) -> float:
-    """Symmetric percentile Hausdorff distance between the boundaries of two binary masks, in pixels.
+def hausdorff_distance(
+    pred: np.ndarray, target: np.ndarray, percentile: float | None = 95.0, spacing: tuple[float, ...] | None = None
+) -> float:
+    """Symmetric percentile Hausdorff distance between the boundaries of two binary masks (2D or 3D), in pixels,
+    or in mm with ``spacing`` (the voxel size along each array axis: a volume's ``(z, y, x)`` spacing).
 
     For each boundary pixel of one mask, the Euclidean distance to the nearest boundary pixel of the other
     (scipy ``distance_transform_edt``); the ``percentile`` (linear interpolation; None = maximum, the classic
@@ -30,8 +33,8 @@ def hausdorff_distance(pred: np.ndarray, target: np.ndarray, percentile: float |
     if not pred.any() or not target.any():
         return float("inf")
     edges_pred, edges_target = _edges(pred), _edges(target)
-    to_target = ndimage.distance_transform_edt(~edges_target)[edges_pred]
-    to_pred = ndimage.distance_transform_edt(~edges_pred)[edges_target]
+    to_target = ndimage.distance_transform_edt(~edges_target, sampling=spacing)[edges_pred]
+    to_pred = ndimage.distance_transform_edt(~edges_pred, sampling=spacing)[edges_target]
     if percentile is None:
         return float(max(to_target.max(), to_pred.max()))
     return float(max(np.percentile(to_target, percentile), np.percentile(to_pred, percentile)))

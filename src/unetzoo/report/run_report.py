@@ -46,6 +46,8 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
     from unetzoo.metrics import compute_all, instance_counts
 
     payload = load_checkpoint(run / "best.pt")
+    if payload.get("volume") is not None:  # scored per case in 3D: no 2D cases to show (docs/volumes.md)
+        return []
     config = payload["config"]
     source = open_source(
         config["data"],
