@@ -11,10 +11,10 @@ never imports torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -38,13 +38,7 @@ if TYPE_CHECKING:
     from unetzoo.planning import make_plan as plan
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, _, attr = _LAZY[name].partition(":")
-        value = getattr(importlib.import_module(module), attr or name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'unetzoo' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

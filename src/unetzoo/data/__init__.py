@@ -14,28 +14,29 @@ no networks and imports nothing from models or the engine.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unetzoo.utils.lazy import lazy_attributes
 
 # Names load on first use (PEP 562): the readers (``unetzoo.data.io``, ``unetzoo.data.instances``) stay
 # importable without torch, which only the dataset and augmentation need.
 _LAZY = {
-    "AUGMENT_PRESETS": "augment",
-    "build_augment": "augment",
-    "CheckReport": "check",
-    "check_source": "check",
-    "SegmentationDataset": "dataset",
-    "BUILTIN": "formats",
-    "FORMATS": "formats",
-    "detect_format": "formats",
-    "open_source": "formats",
-    "NORMALIZATIONS": "preprocess",
-    "Preprocess": "preprocess",
-    "Source": "source",
-    "kfold_splits": "splits",
-    "load_split": "splits",
-    "make_split": "splits",
-    "save_split": "splits",
+    "AUGMENT_PRESETS": "unetzoo.data.augment",
+    "build_augment": "unetzoo.data.augment",
+    "CheckReport": "unetzoo.data.check",
+    "check_source": "unetzoo.data.check",
+    "SegmentationDataset": "unetzoo.data.dataset",
+    "BUILTIN": "unetzoo.data.formats",
+    "FORMATS": "unetzoo.data.formats",
+    "detect_format": "unetzoo.data.formats",
+    "open_source": "unetzoo.data.formats",
+    "NORMALIZATIONS": "unetzoo.data.preprocess",
+    "Preprocess": "unetzoo.data.preprocess",
+    "Source": "unetzoo.data.source",
+    "kfold_splits": "unetzoo.data.splits",
+    "load_split": "unetzoo.data.splits",
+    "make_split": "unetzoo.data.splits",
+    "save_split": "unetzoo.data.splits",
 }
 
 if TYPE_CHECKING:
@@ -48,12 +49,7 @@ if TYPE_CHECKING:
     from unetzoo.data.splits import kfold_splits, load_split, make_split, save_split
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"unetzoo.data.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'unetzoo.data' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -11,20 +11,21 @@ without them. See docs/volumes.md.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unetzoo.utils.lazy import lazy_attributes
 
 _LAZY = {
-    "Geometry": "geometry",
-    "Case": "io",
-    "Volume": "io",
-    "read_volume": "io",
-    "write_volume": "io",
-    "BrainSpec": "synthetic",
-    "brain_case": "synthetic",
-    "parse_brain_spec": "synthetic",
-    "VolumeDataset": "nnunet",
-    "write_dataset": "nnunet",
+    "Geometry": "unetzoo.volumes.geometry",
+    "Case": "unetzoo.volumes.io",
+    "Volume": "unetzoo.volumes.io",
+    "read_volume": "unetzoo.volumes.io",
+    "write_volume": "unetzoo.volumes.io",
+    "BrainSpec": "unetzoo.volumes.synthetic",
+    "brain_case": "unetzoo.volumes.synthetic",
+    "parse_brain_spec": "unetzoo.volumes.synthetic",
+    "VolumeDataset": "unetzoo.volumes.nnunet",
+    "write_dataset": "unetzoo.volumes.nnunet",
 }
 
 if TYPE_CHECKING:
@@ -34,12 +35,7 @@ if TYPE_CHECKING:
     from unetzoo.volumes.synthetic import BrainSpec, brain_case, parse_brain_spec
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"unetzoo.volumes.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'unetzoo.volumes' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
