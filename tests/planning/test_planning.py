@@ -202,16 +202,21 @@ def test_a_slower_real_step_shrinks_the_plan(tmp_path: Path, monkeypatch: pytest
     import unetzoo.planning as planning
 
     data = str(squares(tmp_path / "ds", 8, (512, 512), side=24))
+    timed: list[tuple[int, list[int]]] = []
+    factor = 1.0
+
+    def real_step(spec: dict, threads: int, batch: int, patch: list[int]) -> float:
+        """The cost model's own prediction times ``factor``: the test does not depend on the machine's load."""
+        timed.append((batch, list(patch)))
+        return factor * planning.model_cost(spec, threads).step_seconds(batch, patch[0] * patch[1])
+
+    monkeypatch.setattr(planning, "step_seconds_at", real_step)
     honest = make_plan(data, "ulite", budget="1m", threads=1)
     point = honest.cost["operating_point"]
     assert point["step_seconds"] > 0 and abs(honest.expected_steps - 60 / point["step_seconds"]) <= 1
-    timed: list[tuple[int, list[int]]] = []
-
-    def slow(spec: dict, threads: int, batch: int, patch: list[int]) -> float:
-        timed.append((batch, list(patch)))
-        return 3.0 * planning.model_cost(spec, threads).step_seconds(batch, patch[0] * patch[1])
-
-    monkeypatch.setattr(planning, "step_seconds_at", slow)
+    assert point["measured_over_model"] == pytest.approx(1.0) and len(timed) == 1
+    timed.clear()
+    factor = 3.0
     slowed = make_plan(data, "ulite", budget="1m", threads=1)
     area = slowed.patch_size[0] * slowed.patch_size[1] * slowed.batch_size
     assert area < honest.patch_size[0] * honest.patch_size[1] * honest.batch_size
