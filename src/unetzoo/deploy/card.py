@@ -9,13 +9,13 @@ checks before loading it. This module imports neither torch nor the training sid
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.integrity import sha256_file
 
 CARD_FORMAT = "unetzoo-model-card"
 CARD_VERSION = 1
@@ -40,15 +40,6 @@ def card_path(model_path: str | os.PathLike[str]) -> Path:
     """Where the card of ``model_path`` lives: the model's file name plus ``.json``."""
     p = Path(model_path)
     return p.with_name(p.name + ".json")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_card(model_path: str | os.PathLike[str], *, verify: bool = True) -> dict[str, Any]:
