@@ -53,9 +53,9 @@ SCORE_KEYS = ("dice", "iou", "map", "ap50", "f1_50", "aji", "n_true", "n_pred", 
 
 
 def run(out: Path, **options: Any) -> dict[str, Any]:
-    """Train into ``out`` unless it holds a finished run; returns its summary."""
+    """Train into ``out`` unless it holds a finished run (an interrupted one is resumed); returns its summary."""
     if not (out / "summary.json").exists():
-        train(out=str(out), progress=False, **options)
+        train(out=str(out), progress=False, resume=(out / "last.pt").exists(), **options)
     return json.loads((out / "summary.json").read_text())
 
 

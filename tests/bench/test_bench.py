@@ -15,6 +15,7 @@ from unetzoo.bench.memory import peak_rss
 from unetzoo.bench.suite import bench, format_table
 from unetzoo.cli import main
 from unetzoo.deploy.optimize import fuse_for_inference, merged_axial
+from unetzoo.engine.train import training_memory_format
 from unetzoo.errors import UnetzooError
 from unetzoo.layers.axial import AxialDW
 from unetzoo.models.peers import build_model, create_peer, list_peers
@@ -108,6 +109,34 @@ def test_train_step_updates_weights_and_sums_side_outputs() -> None:
     assert trained.training and trained.conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not torch.equal(before, trained.conv.weight)
     assert torch.equal(before, model.conv.weight) and not model.training  # the original is untouched
+
+
+def test_train_step_layout_follows_the_model_and_amp_runs_bf16() -> None:
+    """A model that opts out of channels_last (the MONAI peers) trains in NCHW; ``amp`` runs the forward in bf16."""
+
+    class Probe(nn.Module):
+        channels_last = False
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.dtypes: list[torch.dtype] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            self.dtypes.append(y.dtype)
+            return y
+
+    batch = torch.randn(2, 3, 8, 8)
+    assert training_memory_format(torch.device("cpu"), Probe()) == torch.contiguous_format
+    assert training_memory_format(torch.device("cpu"), nn.Conv2d(1, 1, 1)) == torch.channels_last
+    plain, mixed = train_step(Probe(), batch), train_step(Probe(), batch, amp=True)
+    plain(), mixed()
+    assert plain.model.conv.weight.is_contiguous() and not plain.model.conv.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert (plain.model.dtypes, mixed.model.dtypes) == ([torch.float32], [torch.bfloat16])
+    assert mixed.model.conv.weight.dtype == torch.float32  # autocast keeps fp32 master weights
 
 
 def test_unknown_and_unavailable_engines_give_one_line_errors() -> None:

@@ -22,7 +22,8 @@ from unetzoo.cli import main
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.config import TrainConfig
 from unetzoo.engine.distributed import DistContext
-from unetzoo.engine.train import EpochSampler, Trainer
+from unetzoo.engine.sampling import EpochSampler
+from unetzoo.engine.train import Trainer
 from unetzoo.errors import UnetzooError
 
 WEIGHT_ATOL = 1e-5

@@ -99,7 +99,7 @@ def test_train_eval_predict_on_volumes(tmp_path: Path, capsys) -> None:  # type:
 
 
 def test_case_block_sampler_reads_each_case_once_per_pass() -> None:
-    from unetzoo.engine.train import CaseBlockSampler
+    from unetzoo.engine.sampling import CaseBlockSampler
 
     cases = [k // 5 for k in range(20)]  # 4 cases of 5 slices
     sampler = CaseBlockSampler(cases, block=2, samples=30, seed=3)

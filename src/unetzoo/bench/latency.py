@@ -91,15 +91,24 @@ def _logits(output: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]
     return [output] if isinstance(output, torch.Tensor) else list(output)
 
 
-def train_step(model: nn.Module, batch: torch.Tensor, *, lr: float = 1e-3, seed: int = 0) -> Call:
+def train_step(
+    model: nn.Module,
+    batch: torch.Tensor,
+    *,
+    lr: float = 1e-3,
+    seed: int = 0,
+    memory_format: torch.memory_format | None = None,
+    amp: bool = False,
+) -> Call:
     """One training step as a callable: forward, BCE-with-logits against a fixed random mask, backward, Adam.
 
-    Trains a copy of ``model`` (returned as ``step.model``) in training mode and in the layout ``unetzoo
-    train`` uses (:func:`unetzoo.engine.train.training_memory_format`: channels_last on CPU), so the original
-    keeps its layout and weights for inference timing. A model returning side outputs (deep supervision) is
-    trained on the sum of their losses. Adam uses torch's defaults (the for-loop implementation on CPU).
+    Trains a copy of ``model`` (returned as ``step.model``) in training mode and in ``memory_format``, by default
+    the layout ``unetzoo train`` gives this model (:func:`unetzoo.engine.train.training_memory_format`), so the
+    original keeps its layout and weights for inference timing. ``amp``: the forward under bf16 autocast, as
+    ``unetzoo train --amp`` runs it on a CPU. A model returning side outputs (deep supervision) is trained on the
+    sum of their losses. Adam uses torch's defaults (the for-loop implementation on CPU).
     """
-    layout = training_memory_format(batch.device)
+    layout = memory_format or training_memory_format(batch.device, model)
     model = copy.deepcopy(model).train().to(memory_format=layout)
     batch = batch.contiguous(memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -109,10 +118,11 @@ def train_step(model: nn.Module, batch: torch.Tensor, *, lr: float = 1e-3, seed:
     def step() -> None:
         nonlocal target
         optimizer.zero_grad(set_to_none=True)
-        outputs = _logits(model(batch))
+        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=amp):
+            outputs = _logits(model(batch))
         if target is None:
             target = (torch.rand(outputs[-1].shape, generator=generator) > 0.5).float()
-        loss = sum(F.binary_cross_entropy_with_logits(o, target) for o in outputs)
+        loss = sum(F.binary_cross_entropy_with_logits(o.float(), target) for o in outputs)
         loss.backward()
         optimizer.step()
 

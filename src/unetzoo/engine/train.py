@@ -23,14 +23,13 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from unetzoo.data import (
     Preprocess,
@@ -49,6 +48,7 @@ from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.instances import evaluate_instances, tune_checkpoint
+from unetzoo.engine.sampling import CaseBlockSampler, EpochSampler
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.engine.volumes import evaluate_volumes
 from unetzoo.errors import UnetzooError
@@ -75,62 +75,6 @@ class RunResult:
     best_checkpoint: Path
     last_checkpoint: Path
     summary: dict[str, Any]
-
-
-class EpochSampler(Sampler[int]):
-    """Shuffled indices, reshuffled each epoch from (seed, epoch); ``samples`` per epoch (with repeats).
-
-    With ``world_size`` > 1, rank ``r`` takes every ``world_size``-th index of that one order starting at ``r``
-    (as DistributedSampler does): when ``samples`` is a whole number of global batches and the global batch a
-    multiple of ``world_size``, the ranks' k-th local batches together hold exactly a single process's k-th batch.
-    """
-
-    def __init__(self, n: int, samples: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
-        self.n, self.samples, self.seed, self.epoch = n, samples, seed, 0
-        self.rank, self.world_size = rank, world_size
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        reps = math.ceil(self.samples / self.n)
-        order = torch.cat([torch.randperm(self.n, generator=g) for _ in range(reps)])[: self.samples]
-        return iter(order[self.rank :: self.world_size].tolist())
-
-    def __len__(self) -> int:
-        return len(range(self.rank, self.samples, self.world_size))
-
-
-class CaseBlockSampler(EpochSampler):
-    """:class:`EpochSampler` for slices of volumes: the order runs through the cases ``block`` at a time (cases
-    shuffled, then the slices of each block of cases shuffled), so a volume source whose LRU cache holds
-    ``block`` cases reads each case once per pass instead of once per slice. With the whole training set in
-    one block it is a plain shuffle.
-
-    Args:
-        cases: the case number of every sample.
-        block: cases per block (the source's cache capacity).
-    """
-
-    def __init__(
-        self, cases: Sequence[int], block: int, samples: int, seed: int, rank: int = 0, world_size: int = 1
-    ) -> None:
-        super().__init__(len(cases), samples, seed, rank, world_size)
-        self.cases, self.block = torch.as_tensor(list(cases)), max(1, block)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        numbers = torch.unique(self.cases)
-        parts, drawn = [], 0
-        while drawn < self.samples:
-            shuffled = numbers[torch.randperm(len(numbers), generator=g)]
-            for start in range(0, len(shuffled), self.block):
-                members = torch.isin(self.cases, shuffled[start : start + self.block]).nonzero()[:, 0]
-                parts.append(members[torch.randperm(len(members), generator=g)])
-                drawn += len(members)
-        order = torch.cat(parts)[: self.samples]
-        return iter(order[self.rank :: self.world_size].tolist())
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -160,11 +104,13 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def training_memory_format(device: torch.device) -> torch.memory_format:
+def training_memory_format(device: torch.device, model: torch.nn.Module | None = None) -> torch.memory_format:
     """The layout weights and batches train in: channels_last on CPU, where oneDNN runs depthwise and grouped
     convolutions several times faster in it (training steps: pyconv_unet 4.1x, sd_unet 1.9x, dense nets about
-    +5%; docs/benchmarks.md); the default layout elsewhere."""
-    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    +5%; docs/benchmarks.md), unless ``model`` opts out (``channels_last = False``: the MONAI peers, trained as
+    MONAI's users train them); the default layout elsewhere."""
+    opted_in = getattr(model, "channels_last", True)
+    return torch.channels_last if device.type == "cpu" and opted_in else torch.contiguous_format
 
 
 class Trainer:
@@ -313,7 +259,7 @@ class Trainer:
             classes=self.model_spec["classes"],
             **self.model_spec["kwargs"],
         ).to(self.ctx.device)
-        self.memory_format = training_memory_format(self.ctx.device)
+        self.memory_format = training_memory_format(self.ctx.device, self.model)
         self.model.to(memory_format=self.memory_format)
         self.net = data_parallel(self.model, self.ctx)  # what the training step calls; self.model is saved
         self.scaler = grad_scaler(self.ctx.device, c.amp, c.amp_dtype)
