@@ -184,6 +184,11 @@ def test_eager_engines_accept_numpy_and_agree() -> None:
     fused = get_engine("eager-fused").build(model, example, 1)(batch)
     assert eager.shape == (2, 1, *SIZE)
     torch.testing.assert_close(fused, eager, atol=1e-5, rtol=1e-4)
+    bf16 = get_engine("eager-bf16").build(model, example, 1)(batch)
+    assert bf16.dtype == torch.float32 and bf16.shape == eager.shape
+    scale = float(eager.abs().max())
+    assert float((bf16 - eager).abs().max()) < 0.05 * scale  # bf16 keeps ~3 significant digits
+    assert np.corrcoef(bf16.ravel(), eager.ravel())[0, 1] > 0.999
 
 
 @pytest.mark.parametrize("dilation", [1, 3])

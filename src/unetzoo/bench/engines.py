@@ -10,8 +10,9 @@ the bench interleaves models and engines, and a spinning pool steals the cores f
 on the quiet 2-core machine: MONAI UNet eager right after a ulite session, 11.9 ms median without spinning,
 30.6 ms with it; the session itself: 11.2 ms without spinning, 11.9 ms with).
 
-Built in: ``eager`` (the model as is, ``torch.inference_mode``) and ``eager-fused``
-(:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last).
+Built in: ``eager`` (the model as is, ``torch.inference_mode``), ``eager-fused``
+(:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last) and
+``eager-bf16`` (``eager-fused`` under bf16 autocast, logits returned in fp32).
 Engines from other modules register themselves on import (:func:`register_engine`); :data:`PROVIDERS`
 names the module providing each planned engine, imported on first use, so ``onnx`` and ``onnx-int8`` plug
 in from ``unetzoo.deploy`` without a change here.
@@ -107,5 +108,18 @@ def _eager_fused(model: nn.Module, example: torch.Tensor, threads: int) -> Runne
     return torch_runner(fuse_for_inference(model, example))
 
 
+def _eager_bf16(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
+    fused = fuse_for_inference(model, example).eval()
+
+    def run(batch: Batch) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return fused(_as_tensor(batch)).float()
+
+    return run
+
+
 register_engine(Engine("eager", "PyTorch eager, the model as built", _eager))
 register_engine(Engine("eager-fused", "PyTorch eager after fuse_for_inference (BN/WS folded, ...)", _eager_fused))
+register_engine(
+    Engine("eager-bf16", "eager-fused under bf16 autocast (fast where the CPU has native bf16)", _eager_bf16)
+)

@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch-size", type=int, nargs=2, metavar=("H", "W"), help="fix the patch")
     p.add_argument("--batch-size", type=int, help="fix the batch size")
     p.add_argument("--format", dest="data_format", help="force the data format instead of detecting it")
+    p.add_argument(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time steps in bf16 autocast, as train --amp (default: as train decides for this CPU)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (reusable with train --plan FILE)")
     p.set_defaults(func=run)
 
@@ -25,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from unetzoo.engine.distributed import resolve_amp
     from unetzoo.errors import UnetzooError
     from unetzoo.planning import make_plan
     from unetzoo.utils.resample import Resampling
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         resampling=resampling,
         patch_size=args.patch_size,
         batch_size=args.batch_size,
+        amp=resolve_amp(args.amp, torch.device("cpu")),
         fmt=args.data_format,
     )
     print(plan.to_json() if args.json else plan.describe())

@@ -62,7 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--early-stopping", type=int, metavar="PATIENCE")
     a("--nan-policy", choices=("stop", "skip"))
     a("--threshold", type=float)
-    a("--amp", action="store_true", default=None, help="mixed precision: bf16 autocast on CPU, --amp-dtype on CUDA")
+    a(
+        "--amp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mixed precision: bf16 autocast on CPU, --amp-dtype on CUDA (default: on where the CPU has native bf16)",
+    )
     a("--amp-dtype", choices=("bf16", "fp16"), help="autocast dtype (fp16: CUDA only, with loss scaling)")
     a("--device", choices=("auto", "cpu", "cuda"), help="auto (default): this rank's CUDA GPU if any, else CPU")
     a("--out", help="run folder (default runs/run)")

@@ -84,7 +84,8 @@ class TrainConfig:
     val_every: int = 1
     out: str = "runs/run"
     resume: bool = False
-    amp: bool = False  # mixed precision (autocast): bf16 on CPU; bf16 or fp16 (with loss scaling) on CUDA
+    amp: bool | None = None  # mixed precision (autocast): bf16 on CPU; bf16 or fp16 (loss scaling) on CUDA.
+    # None: on where the CPU computes bf16 natively (engine.distributed.native_bf16), off elsewhere
     amp_dtype: str = "bf16"  # bf16 | fp16
     device: str = "auto"  # auto (this rank's CUDA GPU if any, else CPU) | cpu | cuda
     progress: bool = True

@@ -241,6 +241,20 @@ class OnDevice(nn.Module):
         return [o.cpu() for o in out] if isinstance(out, list) else out.cpu()
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU computing in bf16 natively (AVX-512 BF16 or AMX), where oneDNN's bf16 kernels
+    beat fp32 (benchmarks/train_levers.py); elsewhere bf16 is emulated or, on CUDA, left to the user."""
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_amp(amp: bool | None, device: torch.device) -> bool:
+    """``--amp`` as given, or by default (None) on where the CPU has native bf16 (:func:`native_bf16`)."""
+    return native_bf16(device) if amp is None else amp
+
+
 def autocast(device: torch.device, enabled: bool, dtype: str) -> torch.autocast:
     """Mixed precision: bf16 on CPU; bf16 or fp16 on CUDA (fp16 needs the GradScaler of :func:`grad_scaler`)."""
     if enabled and dtype == "fp16" and device.type != "cuda":

@@ -43,7 +43,15 @@ from unetzoo.data import (
 )
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.config import PLANNED, TrainConfig
-from unetzoo.engine.distributed import DistContext, OnDevice, autocast, data_parallel, grad_scaler, init_distributed
+from unetzoo.engine.distributed import (
+    DistContext,
+    OnDevice,
+    autocast,
+    data_parallel,
+    grad_scaler,
+    init_distributed,
+    resolve_amp,
+)
 from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
@@ -127,6 +135,7 @@ class Trainer:
                 exit_code=2,
             )
         seed_everything(config.seed, config.deterministic)
+        self.config = dataclasses.replace(config, amp=resolve_amp(config.amp, self.ctx.device))
         self._setup_data()
         self._setup_plan()
         self.budget = parse_duration(self.config.budget) if self.config.budget else None
@@ -216,7 +225,7 @@ class Trainer:
                     made = make_plan(
                         self.source, c.model, budget=budget, preset=c.preset, model_kwargs=c.model_kwargs,
                         val_fraction=c.val_fraction, resampling=c.fixed_resampling(), patch_size=c.patch_size,
-                        batch_size=c.batch_size, cadence=c.epochs is None,
+                        batch_size=c.batch_size, cadence=c.epochs is None, amp=bool(c.amp),
                     ).to_dict()  # fmt: skip
                 plan = Plan.from_dict(self.ctx.broadcast(made))
             self.plan = plan

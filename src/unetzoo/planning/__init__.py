@@ -154,6 +154,7 @@ def make_plan(
     patch_size: tuple[int, int] | list[int] | None = None,
     batch_size: int | None = None,
     cadence: bool = True,
+    amp: bool = False,
     **data_options: Any,
 ) -> Plan:
     """Plan training of ``model`` on ``data`` for ``budget`` (seconds or "10m"; default 10 minutes).
@@ -161,7 +162,7 @@ def make_plan(
     ``resampling``, ``patch_size`` and ``batch_size``, when given, are kept and the rest planned around them
     (a given patch is the one objects must fit in). ``cadence=False`` (training by ``--epochs``) leaves the
     validation cadence at one pass over the training split. The network's speed is measured only when a choice
-    depends on it.
+    depends on it, in bf16 autocast when ``amp`` (as the run will train).
     """
     source = open_source(data, **data_options) if isinstance(data, str) else data
     fp = cached_fingerprint(source)
@@ -173,6 +174,7 @@ def make_plan(
         "kwargs": dict(model_kwargs or {}),
         "in_channels": fp.channels,
         "classes": 1 if fp.classes <= 2 else fp.classes,
+        **({"amp": True} if amp else {}),  # timed as trained; fp32 specs keep their cache keys
     }
     measured: list[ModelCost] = []
 

@@ -102,7 +102,9 @@ def measure_cost(spec: dict[str, Any], threads: int) -> ModelCost:
         seconds = []
         for side in sizes:
             batch = torch.randn(BATCH, spec["in_channels"], side, side, generator=torch.Generator().manual_seed(0))
-            stats = time_interleaved({"step": train_step(model, batch)}, runs=2, warmup=1)["step"]
+            stats = time_interleaved({"step": train_step(model, batch, amp=spec.get("amp", False))}, runs=2, warmup=1)[
+                "step"
+            ]
             seconds.append(stats.median_ms / 1000)
         probe = torch.randn(BATCH, spec["in_channels"], sizes[0], sizes[0])
         saved = _saved_bytes(model.train(), probe)
@@ -162,7 +164,12 @@ def step_seconds_at(spec: dict[str, Any], threads: int, batch: int, patch: tuple
                          classes=spec["classes"], **spec.get("kwargs", {}))  # fmt: skip
     inputs = torch.randn(batch, spec["in_channels"], *patch, generator=torch.Generator().manual_seed(0))
     with num_threads(threads):
-        seconds = time_interleaved({"step": train_step(model, inputs)}, runs=1, warmup=1)["step"].median_ms / 1000
+        seconds = (
+            time_interleaved({"step": train_step(model, inputs, amp=spec.get("amp", False))}, runs=1, warmup=1)[
+                "step"
+            ].median_ms
+            / 1000
+        )
     if use_cache:
         atomic_write_text(path, json.dumps({"seconds": seconds, "batch": batch, "patch": list(patch)}))
     return seconds
