@@ -36,6 +36,18 @@ def read(path: Path) -> Volume:
     return Volume(array, geometry, image.get_data_dtype(), path, image.header)
 
 
+def info(path: Path) -> tuple[tuple[int, int, int], Geometry]:
+    """Shape ``(z, y, x)`` and geometry from the header alone (nibabel loads voxels lazily)."""
+    image = nib.load(path)
+    if not isinstance(image, _NIFTI):
+        raise fail(path, f"is a {type(image).__name__}, not NIfTI", "convert it to .nii.gz")
+    x, y, z = check_3d(path, image.shape)
+    try:
+        return (z, y, x), Geometry.from_affine(image.affine)
+    except ValueError as exc:
+        raise fail(path, f"has an affine without a spacing/direction form ({exc})", "resample it first") from None
+
+
 def write(tmp: Path, array: np.ndarray, geometry: Geometry, header: object) -> None:
     """Write ``array`` (z, y, x): with ``header`` (a NIfTI header whose geometry is ``geometry``) kept verbatim
     but for data type and scaling, else with a new header (qform = sform = the affine, code 1 scanner)."""
