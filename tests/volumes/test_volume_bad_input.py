@@ -63,7 +63,14 @@ def truncated_label(root: Path) -> tuple[Path, str]:
     return path, "the file is corrupt or truncated: export it again"
 
 
-BROKEN = [channel_geometry, label_geometry, undeclared_values, label_4d, truncated_label]
+def truncated_channel(root: Path) -> tuple[Path, str]:
+    """Found on opening without reading the voxels: the gzip trailer disagrees with the header's length."""
+    path = root / "imagesTr" / "brain_0002_0001.nii.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    return path, "the file is corrupt or truncated: export it again"
+
+
+BROKEN = [channel_geometry, label_geometry, undeclared_values, label_4d, truncated_label, truncated_channel]
 
 
 def one_line(err: str, path: Path, message: str) -> None:
