@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from volgen import NIBABEL_DATA, oblique, volume
 
 from unetzoo.errors import UnetzooError
 from unetzoo.volumes import read_volume, write_volume
+from unetzoo.volumes.io import read_info
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -39,6 +41,26 @@ def test_truncated_files(tmp_path: Path, ending: str) -> None:
     path = write_volume(tmp_path / f"scan{ending}", volume((8, 16, 16)), oblique())
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     assert "corrupt or truncated: export it again" in one_line(path)
+
+
+@pytest.mark.parametrize("ending", [".nii", ".nii.gz"])
+def test_header_read_notices_truncation(tmp_path: Path, ending: str) -> None:
+    """read_info reads no voxels, yet a truncated NIfTI is refused: by its length, or by its gzip trailer."""
+    path = write_volume(tmp_path / f"scan{ending}", volume((8, 16, 16)), oblique())
+    shape, geometry = read_info(path)
+    assert shape == (8, 16, 16) and geometry == read_volume(path).geometry
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
+    with pytest.raises(UnetzooError, match="corrupt or truncated: export it again") as info:
+        read_info(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_header_read_accepts_a_multi_member_gzip(tmp_path: Path) -> None:
+    """bgzip-style files (several gzip members) carry the trailer of their last member only: read in full."""
+    plain = write_volume(tmp_path / "scan.nii", volume((8, 16, 16)), oblique())
+    data = plain.read_bytes()
+    (multi := tmp_path / "multi.nii.gz").write_bytes(gzip.compress(data[:1000]) + gzip.compress(data[1000:]))
+    assert read_info(multi) == ((8, 16, 16), read_volume(plain).geometry)
 
 
 @pytest.mark.parametrize("ending", [".nii", ".mha", ".nrrd"])

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from unetzoo.cli import main
@@ -14,7 +13,6 @@ from unetzoo.data.regions import Regions
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.evaluate import evaluate
 from unetzoo.engine.train import train
-from unetzoo.errors import UnetzooError
 from unetzoo.losses import build_loss
 from unetzoo.losses.regions import RegionLoss
 from unetzoo.metrics.volume import volume_scores
@@ -91,11 +89,6 @@ def test_train_eval_predict_on_volumes(tmp_path: Path, capsys) -> None:  # type:
     assert pred.array.shape == case.label.shape and pred.geometry == image.geometry
     assert set(np.unique(pred.array)) <= {0, 1, 2, 3}
     assert (pred.array[:, :2] == 0).all()  # outside the 20x20 crop: background
-
-    from unetzoo.deploy.export import export_model
-
-    with pytest.raises(UnetzooError, match="trained on volume slices does not export yet"):
-        export_model(result.best_checkpoint, out=tmp_path / "model.onnx")
 
 
 def test_case_block_sampler_reads_each_case_once_per_pass() -> None:

@@ -8,7 +8,13 @@ import json
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="segment new images")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or multi-page TIFF stacks")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders or multi-page TIFF stacks; volume models: volume files (case_0000.nii.gz), "
+        "folders of them, or a folder holding one DICOM series",
+    )
     p.add_argument("--checkpoint", help="a last.pt/best.pt of a training run (torch engine)")
     p.add_argument(
         "--model",
@@ -28,8 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, help="sliding-window tile size in pixels (default: the run's plan, else 512)")
     p.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
     p.add_argument("--threshold", type=float, help="foreground threshold (default: the model's)")
-    p.add_argument("--save-prob", action="store_true", help="also write <stem>_prob.tif")
-    p.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
+    p.add_argument(
+        "--save-prob", action="store_true", help="also write <stem>_prob.tif (volumes: <case>_prob[_NAME].nii.gz ...)"
+    )
+    p.add_argument(
+        "--overlay", action="store_true", help="also write <stem>_overlay.png (volumes: a montage of slices)"
+    )
     p.add_argument(
         "--instances", action="store_true", help="one label per object: uint16 labels and <stem>_objects.csv"
     )
@@ -92,25 +102,38 @@ def _model(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return segmenter, InstanceSegmenter.from_record(segmenter, record) if args.instances or record else None, None
 
 
-def _predict_volumes(args: argparse.Namespace, segmenter, record: dict) -> int:  # type: ignore[no-untyped-def]
-    """A model trained on volume slices: each input case (NIfTI, MetaImage, NRRD) gives a volume of labels."""
-    from unetzoo.engine.volumes import predict_volume_files
+def _volume_record(args: argparse.Namespace) -> dict | None:
+    """The ``volume`` record (slicing, normalisation, crop) of a model trained on volume slices, else None:
+    from the checkpoint, or from the card of an exported ``FILE.onnx``."""
+    if args.checkpoint and not args.model_file:
+        from unetzoo.engine.checkpoint import load_checkpoint
+
+        return load_checkpoint(args.checkpoint).get("volume")
+    if args.model_file and args.model_file.lower().endswith(".onnx") and (args.engine or "onnx") == "onnx":
+        from unetzoo.deploy.card import read_card
+
+        return read_card(args.model_file, verify=False).get("volume")
+    return None
+
+
+def _predict_volumes(args: argparse.Namespace, record: dict) -> int:
+    """A model trained on volume slices: each input case (NIfTI, MetaImage, NRRD, a DICOM series folder) gives
+    a volume of labels, with ``--save-prob`` its probabilities and with ``--overlay`` a PNG montage."""
+    from unetzoo.engine.predict_volumes import predict_volume_files
     from unetzoo.errors import UnetzooError
     from unetzoo.volumes.slices import SliceOptions
 
-    given = [flag for flag, on in (("--save-prob", args.save_prob), ("--overlay", args.overlay),
-                                   ("--instances", args.instances)) if on]  # fmt: skip
-    if given:
-        raise UnetzooError(f"{', '.join(given)}: not available for a model trained on volumes; drop it", exit_code=2)
-
+    if args.instances or args.rois:
+        flag = "--instances" if args.instances else "--rois"
+        raise UnetzooError(f"{flag}: not available for a model trained on volumes; drop it", exit_code=2)
     records = predict_volume_files(
-        segmenter, SliceOptions.from_dict(record), args.inputs, args.out,
-        overwrite=args.overwrite, skip_existing=args.skip_existing,
+        _segmenter(args), SliceOptions.from_dict(record), args.inputs, args.out, save_prob=args.save_prob,
+        overlay=args.overlay, overwrite=args.overwrite, skip_existing=args.skip_existing,
     )  # fmt: skip
     for r in records:
-        print(
-            json.dumps(r) if args.json else f"{r['input']} -> {r['mask']} (foreground {r['foreground_fraction']:.2%})"
-        )
+        note = f"; {r['note']}" if "note" in r else ""
+        shown = f"{r['input']} -> {r['mask']} (foreground {r['foreground_fraction']:.2%}{note})"
+        print(json.dumps(r) if args.json else shown)
     if not args.json:
         print(f"{len(records)} volume(s) segmented into {args.out}")
     return 0
@@ -122,12 +145,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rois and not args.instances:
         raise UnetzooError("--rois writes the objects of --instances; add --instances", exit_code=2)
-    if args.checkpoint and not args.model_file:
-        from unetzoo.engine.checkpoint import load_checkpoint
-
-        volume = load_checkpoint(args.checkpoint).get("volume")
-        if volume is not None:
-            return _predict_volumes(args, _segmenter(args), volume)
+    volume = _volume_record(args)
+    if volume is not None:
+        return _predict_volumes(args, volume)
     flags = (args.save_prob, args.overlay, args.overwrite, args.skip_existing, args.instances, args.rois)
     segmenter, objects, sizer = _model(args)
     records = predict_paths(segmenter, args.inputs, args.out, PredictOptions(*flags), objects, sizer)

@@ -214,11 +214,6 @@ def _load(checkpoint: str | os.PathLike[str], format: str) -> tuple[dict[str, An
         raise UnetzooError(f"model {name!r} does not export to ONNX (see docs/deploy.md); try --format torchscript")
     if format == "torchscript" and not model.supports.traceable:
         raise UnetzooError(f"model {name!r} cannot be traced to TorchScript (see docs/deploy.md); try --format onnx")
-    if payload.get("volume") is not None:  # its per-volume normalisation and region outputs are not in the card
-        raise UnetzooError(
-            f"{checkpoint}: a model trained on volume slices does not export yet (the card cannot carry its "
-            "per-volume normalisation and regions); predict with `unetzoo predict --checkpoint` instead"
-        )
     record = payload.get("preprocess")
     if not isinstance(record, dict):
         raise UnetzooError(f"{checkpoint}: no preprocessing record; re-train with this unetzoo version")
@@ -295,7 +290,9 @@ def _card(
         "padding": padding_rule(model),
         "input_name": INPUT_NAME,
         "output_name": OUTPUT_NAME,
-        "output_activation": "sigmoid" if model.classes == 1 else "softmax",
+        "output_activation": "sigmoid" if model.classes == 1 or payload.get("regions") else "softmax",
+        "volume": payload.get("volume"),  # slice axis, window, per-volume normalisation, crop: None for 2D data
+        "regions": payload.get("regions"),  # region-based outputs (names, ids, regions_class_order), or None
         "params": cost.params,
         "gmacs": round(cost.gmacs, 4),
         "gmacs_input": [1, model.in_channels, GMACS_SIZE, GMACS_SIZE],
@@ -338,10 +335,19 @@ def export_model(
     _check_options(format, int8, calibration)
     out = Path(out)
     payload, model = _load(checkpoint, format)
+    if int8 and payload.get("volume") is not None:
+        raise UnetzooError(
+            f"{checkpoint}: --int8 calibrates on 2D images, but this model was trained on volume slices (normalised "
+            "per volume); export it without --int8",
+            exit_code=2,
+        )
     had_cgm = getattr(model, "cgm", None) is not None
     model = prepare(model, prune_level)
     card = _card(payload, model, out, format, opset, prune_level)
     metadata = {"model": card["model"], "unetzoo_version": card["unetzoo_version"], "torch_version": torch.__version__}
+    for key in ("volume", "regions"):  # a model trained on volumes: its slicing and outputs in the file too
+        if card[key] is not None:
+            metadata[key] = json.dumps(card[key], sort_keys=True)
     data, results = serialize(model, format, opset, metadata, merge_axial=not int8)
     has_cgm = getattr(model, "cgm", None) is not None
     card["export_check_max_abs_diff"] = results.pop("max_abs_diff")

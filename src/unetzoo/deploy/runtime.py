@@ -8,7 +8,9 @@ The pipeline is the torch engine's (``unetzoo.engine.inference.Segmenter``), ste
 working scale (``resampling``: the image is resampled before and the probabilities after the network, with the
 same NumPy filter, :mod:`unetzoo.utils.resample`), the card's preprocessing record, tiles of ``tile`` px
 blended with a Gaussian map, optional flip TTA, the network's
-mirror padding to a valid size and crop back, sigmoid (one class) or softmax, threshold or argmax.
+mirror padding to a valid size and crop back, sigmoid (one class) or softmax, threshold or argmax; a
+region-based model (the card's ``regions``: one sigmoid output per region, trained on volume slices) has
+sigmoid probabilities painted back to labels in ``regions_class_order`` (:mod:`unetzoo.data.regions`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from unetzoo.data.regions import Regions
 from unetzoo.deploy.card import read_card
 from unetzoo.deploy.preprocess import check_record, preprocess
-from unetzoo.deploy.tiling import padded_runner, probabilities, sliding_window, to_labels, with_flip_tta
+from unetzoo.deploy.tiling import padded_runner, probabilities, sigmoid, sliding_window, to_labels, with_flip_tta
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
 
@@ -92,6 +95,7 @@ class OnnxSegmenter:
         self.tta = tta
         self.batch_size = batch_size
         self.threshold = float(self.card["threshold"] if threshold is None else threshold)
+        self.regions = Regions.from_dict(self.card["regions"]) if self.card.get("regions") else None
         self._forward = padded_runner(self._run, self.card["padding"])
 
     def _check_signature(self) -> None:
@@ -131,7 +135,8 @@ class OnnxSegmenter:
         return self._forward(np.asarray(batch, dtype=np.float32))
 
     def _probs(self, batch: np.ndarray) -> np.ndarray:
-        return probabilities(self._forward(batch))
+        logits = self._forward(batch)
+        return sigmoid(logits) if self.regions is not None else probabilities(logits)
 
     def preprocess(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 network input (the card's working scale and preprocessing).
@@ -155,8 +160,14 @@ class OnnxSegmenter:
         probs = sliding_window(predictor, x, tile=self.tile, overlap=self.overlap, batch_size=self.batch_size)
         return probabilities_back(probs, image.shape[:2])
 
+    def probabilities_many(self, images: list[np.ndarray], source: str = "image") -> np.ndarray:
+        """Probabilities (N, K, H, W) float32 of same-size raw images (the slices of a volume)."""
+        return np.stack([self.probabilities(image, source) for image in images])
+
     def labels(self, probs: np.ndarray) -> np.ndarray:
-        """Hard labels (H, W) int64 from :meth:`probabilities`."""
+        """Hard labels (H, W) int64 from :meth:`probabilities` (region-based: painted in class order)."""
+        if self.regions is not None:
+            return self.regions.to_labels(probs, self.threshold)
         return to_labels(probs, self.threshold)
 
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:

@@ -89,12 +89,18 @@ def with_flip_tta(predictor: Predictor) -> Predictor:
     return flip_tta(predictor, _flip)
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Overflow-free elementwise sigmoid; float32."""
+    logits = logits.astype(np.float32, copy=False)
+    e = np.exp(-np.abs(logits))
+    return np.where(logits >= 0, 1 / (1 + e), e / (1 + e)).astype(np.float32)
+
+
 def probabilities(logits: np.ndarray) -> np.ndarray:
     """Sigmoid for one output channel (binary), softmax over channels (axis 1) otherwise; float32."""
     logits = logits.astype(np.float32, copy=False)
-    if logits.shape[1] == 1:  # overflow-free sigmoid
-        e = np.exp(-np.abs(logits))
-        return np.where(logits >= 0, 1 / (1 + e), e / (1 + e)).astype(np.float32)
+    if logits.shape[1] == 1:
+        return sigmoid(logits)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
 

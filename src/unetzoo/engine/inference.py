@@ -73,6 +73,11 @@ class Segmenter:
     def in_channels(self) -> int:
         return self.model.in_channels
 
+    @property
+    def classes(self) -> int:
+        """The network's outputs: 1 (binary), the classes (softmax) or the regions (sigmoid each)."""
+        return self.model.classes
+
     def _forward_probs(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.model(x)
         return torch.sigmoid(logits) if self.regions is not None else probabilities(logits)
@@ -112,15 +117,22 @@ class Segmenter:
         return self.labels(self.probabilities(image, source)).numpy()
 
     @torch.inference_mode()
-    def predict_many(self, images: Sequence[np.ndarray], source: str = "image", batch_size: int = 16) -> np.ndarray:
-        """Label maps (N, H, W) of same-size raw images (the slices of a volume). Batched forwards when an image
-        is one tile at the working scale without TTA -- exactly :meth:`predict`'s single-tile pass -- else
-        one :meth:`predict` per image."""
+    def probabilities_many(
+        self, images: Sequence[np.ndarray], source: str = "image", batch_size: int = 16
+    ) -> np.ndarray:
+        """Probabilities (N, K, H, W) float32 of same-size raw images (the slices of a volume). Batched forwards
+        when an image is one tile at the working scale without TTA -- exactly :meth:`probabilities`'
+        single-tile pass -- else one :meth:`probabilities` per image."""
         h, w = images[0].shape[:2]
         if self.tta or not self.resampling.is_native or h > self.tile[0] or w > self.tile[1]:
-            return np.stack([self.predict(image, source) for image in images])
-        labels = []
+            return np.stack([self.probabilities(image, source).numpy() for image in images])
+        probs = []
         for start in range(0, len(images), batch_size):
             x = torch.stack([self.network_input(image, source) for image in images[start : start + batch_size]])
-            labels += [self.labels(p).numpy() for p in self._forward_probs(x)]
-        return np.stack(labels)
+            probs.append(self._forward_probs(x).numpy())
+        return np.concatenate(probs)
+
+    def predict_many(self, images: Sequence[np.ndarray], source: str = "image", batch_size: int = 16) -> np.ndarray:
+        """Label maps (N, H, W) of same-size raw images: :meth:`labels` of :meth:`probabilities_many`."""
+        probs = self.probabilities_many(images, source, batch_size)
+        return np.stack([self.labels(torch.from_numpy(p)).numpy() for p in probs])

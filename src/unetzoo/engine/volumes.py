@@ -1,26 +1,39 @@
 """Volumes through a 2D model: predict every slice, stack the slices back, score the whole case.
 
-Used by validation during training, ``unetzoo eval`` and ``unetzoo predict`` on volume data, with the
-:class:`~unetzoo.volumes.slices.SliceOptions` the model was trained with (recorded in its checkpoint as
-``volume``): the same axis, normalisation and centre crop (outside the crop is background).
+Used by validation during training, ``unetzoo eval`` and ``unetzoo predict`` on volume data
+(:mod:`unetzoo.engine.predict_volumes`), with the :class:`~unetzoo.volumes.slices.SliceOptions` the model was
+trained with (recorded in its checkpoint or model card as ``volume``): the same axis, normalisation and centre
+crop (outside the crop is background).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from unetzoo.data.regions import Regions
 from unetzoo.engine.evaluate import EvalResult, aggregate
 from unetzoo.engine.inference import Segmenter
-from unetzoo.errors import UnetzooError
 from unetzoo.metrics.volume import volume_scores
-from unetzoo.volumes.io import read_volume, write_volume
-from unetzoo.volumes.predict_files import collect_volume_inputs
 from unetzoo.volumes.slices import SliceOptions, VolumeSlices, centre_crop, uncrop
+
+
+class SliceSegmenter(Protocol):
+    """What volume prediction needs: the torch :class:`Segmenter` or the ONNX runtime's ``OnnxSegmenter``."""
+
+    threshold: float
+    regions: Regions | None
+    class_names: tuple[str, ...]
+
+    @property
+    def in_channels(self) -> int: ...
+
+    @property
+    def classes(self) -> int: ...
+
+    def probabilities_many(self, images: Any, source: str = ...) -> np.ndarray: ...
 
 
 def predict_slices(
@@ -34,11 +47,30 @@ def predict_slices(
     return np.moveaxis(stacked, 0, options.dim)
 
 
-def predict_volume(
-    segmenter: Segmenter, options: SliceOptions, image: np.ndarray, source: str = "volume"
+def slice_probabilities(
+    segmenter: SliceSegmenter, options: SliceOptions, image: np.ndarray, source: str = "volume"
 ) -> np.ndarray:
-    """Label map ``(z, y, x)`` of a raw ``(C, z, y, x)`` volume: normalised as in training, then sliced."""
-    return predict_slices(segmenter, options, options.prepare(image), source)
+    """Probabilities ``(K, z, y, x)`` float32 of a prepared (normalised) ``(C, z, y, x)`` volume, slice by slice.
+    Outside the crop a voxel is background: probability 1 of class 0 for a softmax model, 0 for sigmoid outputs
+    (binary or regions)."""
+    planes = np.moveaxis(image, 1 + options.dim, 1)  # (C, n, h, w)
+    cropped = centre_crop(planes, options.crop).transpose(1, 2, 3, 0)  # (n, H, W, C)
+    probs = segmenter.probabilities_many([np.ascontiguousarray(p) for p in cropped], source)  # (n, K, H, W)
+    stacked = uncrop(probs.transpose(1, 0, 2, 3), options.crop, planes.shape[2:])  # (K, n, h, w)
+    if options.crop is not None and stacked.shape[0] > 1 and segmenter.regions is None:
+        inside = uncrop(np.ones(probs.shape[2:], dtype=bool), options.crop, planes.shape[2:])
+        stacked[0, :, ~inside] = 1.0
+    return np.moveaxis(stacked, 1, 1 + options.dim)
+
+
+def labels_from_probabilities(probs: np.ndarray, threshold: float, regions: Regions | None = None) -> np.ndarray:
+    """Label map ``(...)`` int64 of probabilities ``(K, ...)``, as the segmenters decide per image: regions
+    painted in ``regions_class_order``, the threshold for one output, else the argmax."""
+    if regions is not None:
+        return regions.to_labels(probs, threshold)
+    if probs.shape[0] == 1:
+        return (probs[0] >= threshold).astype(np.int64)
+    return probs.argmax(axis=0)
 
 
 def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence[str]) -> EvalResult:
@@ -56,43 +88,3 @@ def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence
         )
         rows.append({"id": case, **scores})
     return EvalResult(aggregate(rows), rows, unit="cases")
-
-
-def predict_volume_files(
-    segmenter: Segmenter,
-    options: SliceOptions,
-    inputs: list[str | os.PathLike[str]],
-    out: str | os.PathLike[str],
-    *,
-    overwrite: bool = False,
-    skip_existing: bool = False,
-) -> list[dict[str, Any]]:
-    """Segment the cases named by ``inputs`` (:mod:`unetzoo.volumes.predict_files`) into ``out/{case}{ending}``,
-    each with its input's geometry; every output is checked before anything is written. One record per case."""
-    cases = collect_volume_inputs(inputs, segmenter.in_channels)
-    folder = Path(out)
-    targets = [folder / f"{c.case}{c.ending}" for c in cases]
-    inputs_set = {p.resolve() for c in cases for p in c.channels}
-    for target in targets:
-        if target.resolve() in inputs_set:
-            raise UnetzooError(f"{target}: would replace an input; choose another --out")
-        if target.exists() and not (overwrite or skip_existing):
-            raise UnetzooError(f"{target}: exists; pass --overwrite to replace it or --skip-existing to keep it")
-    folder.mkdir(parents=True, exist_ok=True)
-    records = []
-    for case, target in zip(cases, targets, strict=True):
-        if target.exists() and skip_existing:
-            continue
-        volumes = [read_volume(p) for p in case.channels]
-        image = np.stack([v.array for v in volumes])
-        labels = predict_volume(segmenter, options, image, str(case.channels[0]))
-        write_volume(target, labels.astype(np.uint8), like=volumes[0])
-        records.append(
-            {
-                "input": str(case.channels[0]),
-                "mask": str(target),
-                "foreground_fraction": float((labels > 0).mean()),
-                "voxels": {name: int((labels == c).sum()) for c, name in enumerate(segmenter.class_names) if c},
-            }
-        )
-    return records

@@ -79,11 +79,23 @@ def _objects(segmenter: SegmenterLike, record: dict[str, Any] | None) -> Instanc
     return InstanceSegmenter.from_record(segmenter, record)
 
 
+def _refuse_volume_model(record: dict[str, Any], path: Path) -> None:
+    """A model trained on volume slices needs each case normalised as a whole (docs/volumes.md): not one 2D image."""
+    if record.get("volume") is not None:
+        from unetzoo.errors import UnetzooError
+
+        raise UnetzooError(
+            f"{path}: was trained on volume slices, normalised per volume; serve takes 2D images: segment "
+            "volumes with `unetzoo predict CASE_0000.nii.gz --model ...` instead"
+        )
+
+
 def _onnx(path: Path, options: dict[str, Any]) -> ServedModel:
     from unetzoo.deploy.runtime import OnnxSegmenter
 
     segmenter = OnnxSegmenter(path, **options)
     card = segmenter.card
+    _refuse_volume_model(card, path)
     public = {
         "model": card["model"],
         "preset": card.get("preset"),
@@ -112,6 +124,7 @@ def _checkpoint(path: Path, options: dict[str, Any]) -> ServedModel:
     from unetzoo.engine.inference import Segmenter
 
     payload = load_checkpoint(path)
+    _refuse_volume_model(payload, path)
     segmenter = Segmenter.from_checkpoint(path, **options)
     model = segmenter.model
     public = {

@@ -169,6 +169,48 @@ def check_3d(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:
     return shape[0], shape[1], shape[2]
 
 
+def read_info(path: str | os.PathLike[str]) -> tuple[tuple[int, int, int], Geometry]:
+    """Shape ``(z, y, x)`` and geometry of a volume file from its header alone, without reading the voxels
+    (a truncated voxel block goes unnoticed until :func:`read_volume`). Errors as :func:`read_volume`'s."""
+    p = Path(path)
+    if not p.is_file():
+        raise fail(p, "does not exist" if not p.exists() else "is a folder", "check the path")
+    kind = volume_format(p)
+    backend = _backend(kind, p)
+    try:
+        return backend.info(p)  # type: ignore[no-any-return]
+    except UnetzooError:
+        raise
+    except (OSError, EOFError, ValueError, RuntimeError, KeyError, zlib.error, *backend.ERRORS) as exc:
+        what = f"cannot be read as {kind} ({_one_line(exc)})"
+        raise fail(p, what, "the file is corrupt or truncated: export it again") from None
+
+
+def check_grid(
+    path: Path,
+    shape: tuple[int, ...],
+    geometry: Geometry,
+    like: Path,
+    like_shape: tuple[int, ...],
+    like_geometry: Geometry,
+) -> None:
+    """``path`` (its ``shape`` and ``geometry``) on the grid of ``like``: the same shape and the same geometry up
+    to ITK's tolerance (:meth:`Geometry.matches`); else one line naming ``path`` and the fix."""
+    if tuple(shape) != tuple(like_shape):
+        what = f"is {tuple(shape)} (z, y, x) but {like.name} is {tuple(like_shape)}"
+        raise fail(path, what, "all channels and the label of a case must share one grid: resample it")
+    if not geometry.matches(like_geometry):
+        what = f"has {geometry.describe()}, {like.name} {like_geometry.describe()}"
+        raise fail(path, what, "all channels and the label of a case must share one geometry")
+
+
+def check_same_grid(volumes: list[Volume]) -> None:
+    """All ``volumes`` (a case's channels, then its label) on the first one's grid (:func:`check_grid`)."""
+    first = volumes[0]
+    for v in volumes[1:]:
+        check_grid(v.path, v.array.shape, v.geometry, first.path, first.array.shape, first.geometry)
+
+
 def write_volume(
     path: str | os.PathLike[str],
     array: np.ndarray,

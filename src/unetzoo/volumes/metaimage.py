@@ -63,6 +63,15 @@ def read(path: Path) -> Volume:
     return volume_of(sitk.ReadImage(str(path)), path)
 
 
+def info(path: Path) -> tuple[tuple[int, int, int], Geometry]:
+    """Shape ``(z, y, x)`` and geometry from the header alone (``ReadImageInformation``)."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    x, y, z = check_3d(path, (*reader.GetSize(), reader.GetNumberOfComponents()))
+    return (z, y, x), Geometry(reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
+
+
 def write(tmp: Path, array: np.ndarray, geometry: Geometry, header: object) -> None:
     """Write a single-file ``.mha`` (``header`` is unused: the geometry is the whole MetaImage header)."""
     sitk.WriteImage(to_image(array, geometry), str(tmp))

@@ -25,7 +25,7 @@ from unetzoo.data.nnunet import CHANNEL_FILE, check_labels, load_dataset_json
 from unetzoo.data.problems import fail
 from unetzoo.data.source import natural_key
 from unetzoo.utils.atomic import atomic_write_text
-from unetzoo.volumes.io import Case, Volume, read_volume, write_volume
+from unetzoo.volumes.io import Case, Volume, check_same_grid, read_volume, write_volume
 
 ENDINGS_3D = (".nii.gz", ".nii", ".mha", ".nrrd")
 """The volume endings nnU-Net's NibabelIO and SimpleITKIO readers accept that unetzoo reads too."""
@@ -100,14 +100,8 @@ class VolumeDataset:
         paths, label_path = self.files(case)
         volumes = [read_volume(p) for p in paths]
         label = read_volume(label_path)
+        check_same_grid([*volumes, label])
         first = volumes[0]
-        for v in [*volumes[1:], label]:
-            if v.array.shape != first.array.shape:
-                what = f"is {v.array.shape} (z, y, x) but {first.path.name} is {first.array.shape}"
-                raise fail(v.path, what, "all channels and the label of a case must share one grid: resample it")
-            if not v.geometry.matches(first.geometry):
-                what = f"has {v.geometry.describe()}, {first.path.name} {first.geometry.describe()}"
-                raise fail(v.path, what, "all channels and the label of a case must share one geometry")
         image = np.stack([v.array for v in volumes])
         reference = replace(first, array=image[0])
         return Case(case, image, label.array, first.geometry, reference)

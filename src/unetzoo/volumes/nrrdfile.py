@@ -54,6 +54,16 @@ def read(path: Path) -> Volume:
     return Volume(array, geometry, data.dtype, path, header)
 
 
+def info(path: Path) -> tuple[tuple[int, int, int], Geometry]:
+    """Shape ``(z, y, x)`` and geometry from the header alone."""
+    header = nrrd.read_header(str(path))
+    x, y, z = check_3d(path, tuple(int(n) for n in header["sizes"]))
+    try:
+        return (z, y, x), _geometry(path, header)
+    except ValueError as exc:
+        raise fail(path, f"has no valid space directions ({exc})", "fix the header or re-export the file") from None
+
+
 def write(tmp: Path, array: np.ndarray, geometry: Geometry, header: object) -> None:
     """Write ``array`` (z, y, x): with a ``like`` NRRD ``header`` (whose geometry is ``geometry``) its space
     fields are copied verbatim; else in LPS space from ``geometry``, gzip-encoded."""

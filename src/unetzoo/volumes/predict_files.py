@@ -2,8 +2,11 @@
 
 A model trained on C modalities takes a case as C files ``{case}_0000{ending}`` ... ``{case}_{C-1:04d}{ending}``
 (nnU-Net ``documentation/dataset_format.md``, ``imagesTs/``); naming any one of them, or a folder holding them,
-names the case. A one-channel model also takes a single volume of any name. The prediction is
-``{out}/{case}{ending}``, written with the input's geometry and header (``write_volume(like=channel 0)``).
+names the case. A one-channel model also takes a single volume of any name, or a folder holding one DICOM
+series (the case is named after the folder). The prediction is ``{out}/{case}{ending}``, written with the
+input's geometry and header (``write_volume(like=channel 0)``); a DICOM series' is written as NIfTI
+(``{out}/{folder}.nii.gz``, what nnU-Net and MONAI write for DICOM input): writing DICOM (a SEG object) is not
+supported.
 """
 
 from __future__ import annotations
@@ -17,14 +20,38 @@ from unetzoo.data.problems import fail
 from unetzoo.data.source import natural_key
 from unetzoo.volumes.io import EXTENSIONS
 
+DICOM_OUTPUT = ".nii.gz"
+"""The ending of a DICOM series' prediction."""
+
 
 @dataclass(frozen=True)
 class VolumeInput:
-    """One case: its channel files in order, and its name and ending for the output."""
+    """One case: its channel files (or DICOM folder) in order, and its name and ending for the output."""
 
     case: str
     ending: str
     channels: tuple[Path, ...]
+    dicom: bool = False
+
+
+def is_dicom_file(path: Path) -> bool:
+    """A DICOM Part 10 file: 128-byte preamble then ``DICM`` (PS3.10 Sec. 7.1)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _dicom_case(folder: Path, channels: int) -> VolumeInput | None:
+    """The folder as one DICOM series case, or None if it holds no DICOM file."""
+    if not any(p.is_file() and is_dicom_file(p) for p in sorted(folder.iterdir())):
+        return None
+    if channels != 1:
+        what = f"holds a DICOM series but the model takes {channels} modalities (one file per modality)"
+        fix = f"convert each modality's series to NIfTI and name them {folder.name}_0000.nii.gz ... _{channels - 1:04d}"
+        raise fail(folder, what, fix)
+    return VolumeInput(folder.name, DICOM_OUTPUT, (folder,), dicom=True)
 
 
 def volume_ending(path: Path) -> str | None:
@@ -51,6 +78,15 @@ def _case(path: Path, channels: int) -> VolumeInput:
     return VolumeInput(case, ending, files)
 
 
+def _add(found: dict[str, VolumeInput], case: VolumeInput) -> None:
+    """Record ``case`` under its output name; two different inputs with one output name are refused."""
+    key = f"{case.case}{case.ending}"
+    other = found.setdefault(key, case)
+    if other.channels[0].resolve() != case.channels[0].resolve():
+        what = f"and {other.channels[0]} would both be predicted into {key}"
+        raise fail(case.channels[0], what, "rename one or predict them into different --out folders")
+
+
 def collect_volume_inputs(inputs: list[str | os.PathLike[str]], channels: int) -> list[VolumeInput]:
     """One :class:`VolumeInput` per case named by ``inputs`` (files, or folders of them), in natural order."""
     found: dict[str, VolumeInput] = {}
@@ -62,10 +98,15 @@ def collect_volume_inputs(inputs: list[str | os.PathLike[str]], channels: int) -
             files = [p for p in sorted(path.iterdir()) if volume_ending(p)]
             files = [p for p in files if channels == 1 or p.name[: -len(volume_ending(p) or "")].endswith("_0000")]
             if not files:
-                raise fail(path, "holds no volume files", f"put {', '.join(EXTENSIONS)} files in it")
+                series = _dicom_case(path, channels)
+                if series is None:
+                    raise fail(
+                        path, "holds no volume files", f"put {', '.join(EXTENSIONS)} files or one DICOM series in it"
+                    )
+                _add(found, series)
+                continue
         else:
             files = [path]
         for p in files:
-            case = _case(p, channels)
-            found.setdefault(f"{case.case}{case.ending}", case)
+            _add(found, _case(p, channels))
     return [found[k] for k in sorted(found, key=natural_key)]

@@ -31,7 +31,7 @@ from unetzoo.data.source import Declared, Source
 from unetzoo.errors import UnetzooError
 from unetzoo.volumes.geometry import Geometry
 from unetzoo.volumes.intensity import normalize_volume, parse_window
-from unetzoo.volumes.io import Case, read_volume
+from unetzoo.volumes.io import Case, check_grid, read_info, read_volume
 from unetzoo.volumes.nnunet import VolumeDataset
 from unetzoo.volumes.synthetic import LABELS, REGIONS, brain_case, parse_brain_spec
 
@@ -197,10 +197,16 @@ class VolumeSlices(Source):
         return {**self.__dict__, "_cache": OrderedDict()}
 
     def _index_case(self, case: str) -> tuple[int, int, int]:
-        """Read ``case``'s label alone: its shape, and what its slices hold (without reading its channels)."""
-        label = read_volume(self._dataset.files(case)[1]).array  # type: ignore[union-attr]
-        self._scan_label(case, label)
-        return label.shape  # type: ignore[return-value]
+        """Read ``case``'s label: its shape, and what its slices hold; and its channels' headers (not their
+        voxels): each on the label's grid, so a mismatched case is refused on opening, not mid-training."""
+        channels, label_path = self._dataset.files(case)  # type: ignore[union-attr]
+        label = read_volume(label_path)
+        first, grids = channels[0], [read_info(path) for path in channels]
+        for path, (shape, geometry) in zip(channels[1:], grids[1:], strict=True):
+            check_grid(path, shape, geometry, first, *grids[0])
+        check_grid(label_path, label.array.shape, label.geometry, first, *grids[0])
+        self._scan_label(case, label.array)
+        return label.array.shape  # type: ignore[return-value]
 
     def _scan_label(self, case: str, label: np.ndarray) -> None:
         """Per slice of ``case``: the mask histogram ``data check`` reads, and whether it holds foreground."""
@@ -302,6 +308,13 @@ class VolumeSlices(Source):
 
     def where(self, i: int) -> str:
         return f"{self.spec}[{self.ids[i]}]"
+
+    def mask_where(self, i: int) -> str:
+        """How messages name sample ``i``'s label: its case's label file and the slice (3D nnU-Net data)."""
+        if self._dataset is None:
+            return super().mask_where(i)
+        case, k = self._where[i]
+        return f"{self._dataset.files(case)[1]} (slice {self.options.axis}{k:03d})"
 
     def files(self) -> list[Path]:
         if self._dataset is None:
