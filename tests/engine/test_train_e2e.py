@@ -290,3 +290,16 @@ def _default_sigint() -> None:
     """Let the child take Ctrl-C even when the suite runs as a background job (``make test &``): a shell
     without job control starts background jobs with SIGINT ignored, and exec keeps an ignored signal ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_bad_data_or_out_leaves_no_run_folder(tmp_path: Path) -> None:
+    """The data is opened and checked before the run folder exists: a refusal leaves nothing behind."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "runs" / "r"
+    assert main(["train", "--data", str(empty), "--out", str(out), "--no-progress"]) == 1
+    assert not out.exists() and not out.parent.exists()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(unetzoo.UnetzooError, match="a_file is not a folder"):
+        train(**FAST, epochs=1, out=str(blocker / "r"))

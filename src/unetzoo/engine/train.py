@@ -20,6 +20,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -597,11 +598,26 @@ def prepare_run_dir(config: TrainConfig, overrides: dict[str, Any]) -> tuple[Tra
         return TrainConfig(**stored), payload
     if last.exists():
         raise UnetzooError(f"{out}: already holds a run (last.pt); pass --resume to continue it or choose a new --out")
+    _check_creatable(out)
+    return config, None
+
+
+def _check_creatable(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be created, before the data is opened (nothing is created yet)."""
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        reason = "not a folder" if not ancestor.is_dir() else "not writable"
+        raise UnetzooError(f"{out}: cannot create the run folder ({ancestor} is {reason}); choose a writable --out")
+
+
+def make_run_dir(out: Path) -> None:
+    """Create the run folder once the data and the plan are known good, so bad input leaves no empty folder."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnetzooError(f"{out}: cannot create the run folder ({exc.strerror}); choose a writable --out") from exc
-    return config, None
 
 
 def train(config: TrainConfig | None = None, *, config_file: str | None = None, **overrides: Any) -> RunResult:
@@ -627,6 +643,7 @@ def _train(config: TrainConfig, overrides: dict[str, Any], ctx: DistContext) -> 
     config, payload = prepare_run_dir(config, overrides)
     ctx.barrier()  # every rank has checked the folder before rank 0 writes into it
     trainer = Trainer(config, ctx)
+    make_run_dir(trainer.out)
     if payload is not None:
         trainer.restore(payload)
     if ctx.is_main:
