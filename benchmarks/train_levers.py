@@ -9,8 +9,6 @@ Adam; batch ``--batch`` of 3 x size x size) and all of them are timed round-robi
 
 * layout: ``nchw`` or ``cl`` (channels_last weights and batch);
 * precision: ``fp32`` or ``bf16`` (the forward under bf16 autocast, ``unetzoo train --amp``);
-* ``plain``: ulite with the 1 x k depthwise convs run as themselves, not as k x 1 convs over the image rows
-  (:meth:`unetzoo.layers.axial.AxialDW.horizontal`), to measure that rewrite;
 * ``compile`` (with ``--compile``): ``torch.compile`` of the model in the best eager layout, both precisions.
 
 Printed: img/s per cell, each model's best cell per precision, and the throughput ratio of every model's best
@@ -27,7 +25,6 @@ from collections.abc import Callable
 import torch
 
 from unetzoo.bench.latency import Call, LatencyStats, num_threads, time_interleaved, train_step
-from unetzoo.layers.axial import AxialDW
 from unetzoo.models.peers import build_model
 
 PEER = "monai_unet"
@@ -45,14 +42,6 @@ def build(spec: str) -> torch.nn.Module:
     return build_model(name, in_channels=3, classes=1)
 
 
-def plain_axial(model: torch.nn.Module) -> torch.nn.Module:
-    """The model with every axial block's 1 x k conv run as itself (the rewrite off)."""
-    for module in model.modules():
-        if isinstance(module, AxialDW):
-            module.horizontal = module.conv_w  # type: ignore[method-assign]
-    return model
-
-
 def cells(spec: str, batch: torch.Tensor, compile_too: bool) -> dict[str, Call]:
     """Every lever combination of one model, as training-step callables named ``spec/layout-precision[-x]``."""
     model = build(spec)
@@ -61,9 +50,6 @@ def cells(spec: str, batch: torch.Tensor, compile_too: bool) -> dict[str, Call]:
         for amp in (False, True):
             precision = "bf16" if amp else "fp32"
             out[f"{spec}/{layout}-{precision}"] = train_step(model, batch, memory_format=fmt, amp=amp)
-            if layout == "cl" and any(isinstance(m, AxialDW) for m in model.modules()):
-                plain = plain_axial(build(spec))
-                out[f"{spec}/{layout}-{precision}-plain"] = train_step(plain, batch, memory_format=fmt, amp=amp)
     if compile_too:
         for amp in (False, True):
             step = train_step(model, batch, memory_format=torch.channels_last, amp=amp)

@@ -53,10 +53,16 @@ SCORE_KEYS = ("dice", "iou", "map", "ap50", "f1_50", "aji", "n_true", "n_pred", 
 
 
 def run(out: Path, **options: Any) -> dict[str, Any]:
-    """Train into ``out`` unless it holds a finished run (an interrupted one is resumed); returns its summary."""
+    """Train into ``out`` unless it holds a finished run (an interrupted one is resumed); returns its summary
+    with ``git_commit``, the commit the training code was at (noted in ``out/git_commit`` when it starts)."""
     if not (out / "summary.json").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "git_commit").exists():
+            (out / "git_commit").write_text(git_commit())
         train(out=str(out), progress=False, resume=(out / "last.pt").exists(), **options)
-    return json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    noted = out / "git_commit"
+    return {**summary, "git_commit": noted.read_text().strip() if noted.exists() else "unknown"}
 
 
 def git_commit() -> str:
@@ -122,7 +128,8 @@ def main() -> None:
         },
         recipe={
             "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-            "git_commit": git_commit(),
+            **{f"{name}_git_commit": r["git_commit"] for name, r in runs},
+            "packaged_at_git_commit": git_commit(),
             "data_fingerprint": load_checkpoint(shipped).get("data_fingerprint"),
             "resampling": load_checkpoint(shipped).get("resampling"),  # the working scale it was trained at
             "torch": torch.__version__,

@@ -64,34 +64,9 @@ class AxialDW(nn.Module):
         if use_reparam(self):
             return self.depthwise(x, *self._merged.get(self.sources(), self.merged_kernel))
         out = self.conv_h(x)  # fresh tensor, not saved for backward: safe to accumulate into in place
-        out += self.horizontal(x)
+        out += self.conv_w(x)
         out += x
         return out
-
-    def horizontal(self, x: torch.Tensor) -> torch.Tensor:
-        """``conv_w(x)``; under autograd on a CPU, run as a k x 1 conv over the image rows.
-
-        oneDNN's weight gradient of a 1 x k depthwise conv in channels_last is several times slower than that of
-        a k x 1 one (docs/benchmarks.md, "CPU training levers"). In channels_last (N, H, W, C in memory) the rows
-        of the image, viewed as a batch of N*H images of size W x 1, are the same memory as ``x``: the 1 x k conv
-        of ``x`` is the k x 1 conv of that view, with no copy. Same function and parameters; inference and the
-        NCHW layout keep the plain conv.
-        """
-        rows_view = x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last)
-        if not (torch.is_grad_enabled() and rows_view):
-            return self.conv_w(x)
-        n, c, h, w = x.shape
-        rows = x.permute(0, 2, 1, 3).reshape(n * h, c, w, 1)
-        conv = self.conv_w
-        y = F.conv2d(
-            rows,
-            conv.weight.transpose(2, 3),
-            conv.bias,
-            padding=(conv.padding[1], 0),
-            dilation=(conv.dilation[1], 1),
-            groups=c,
-        )
-        return y.reshape(n, h, c, w).permute(0, 2, 1, 3)
 
 
 class AxialEncoderBlock(nn.Module):
