@@ -11,7 +11,7 @@ original size. Each is segmented three ways and scored on objects (DSB ``map``, 
 * ``estimated``: the default of pretrained models (a first pass, its median object diameter, a second pass at
   the corrected scale; :class:`unetzoo.instances.scale.ObjectSizer`);
 * ``given``: the true median diameter of the image's labelled objects as ``--object-size`` (the best a user
-  who measures their objects can do).
+  who measures their objects can do), clamped to the 4x range ``--object-size`` accepts.
 
 ``--object-size`` (the trained size, px) defaults to the median diameter of the checkpoint's training labels.
 """
@@ -26,7 +26,7 @@ import torch
 from unetzoo.data import open_source
 from unetzoo.data.instances import require_instances
 from unetzoo.engine.checkpoint import load_checkpoint
-from unetzoo.instances.scale import ObjectSizer, median_diameter
+from unetzoo.instances.scale import MAX_FACTOR, ObjectSizer, median_diameter
 from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 from unetzoo.pretrained.package import median_object_diameter
@@ -74,6 +74,8 @@ def main() -> None:
                     labels, factor = objects.predict(image, where), 1.0
                 else:
                     size = median_diameter(truth) if mode == "given" else None
+                    if size is not None:  # a user can give at most 4x either way (MAX_FACTOR): the nearest allowed
+                        size = min(max(size, trained / MAX_FACTOR), trained * MAX_FACTOR)
                     result = ObjectSizer(objects, trained, size).run(image, where)
                     labels, factor = result.objects.decode(result.probs), result.factor
                 counts[mode].append(instance_counts(labels, truth))
