@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--size", nargs=2, type=int, default=(256, 256), metavar=("H", "W"))
     a("--batch", type=int, default=1, help="batch size of the latency runs")
     a("--threads", type=int, default=2, help="intra-op threads, also used for the matmul peak")
-    a("--engines", type=_names, default=["eager"], help="comma-separated: eager, eager-fused, onnx, onnx-int8")
+    a(
+        "--engines",
+        type=_names,
+        default=["eager"],
+        help="comma-separated: eager, eager-fused, eager-bf16, onnx, onnx-int8",
+    )
     a("--peers", type=_names, default=[], help="add peer models, e.g. 'monai'")
     a("--runs", type=int, default=20, help="timed latency runs after warm-up (>= 20 for the published protocol)")
     a("--train-steps", type=int, default=5, help="timed training steps at batch 8 (0: skip training)")
