@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from unetzoo.deploy.optimize import fuse_for_inference
+from unetzoo.engine.distributed import autocast
 from unetzoo.errors import UnetzooError
 
 Batch = np.ndarray | torch.Tensor
@@ -112,7 +113,7 @@ def _eager_bf16(model: nn.Module, example: torch.Tensor, threads: int) -> Runner
     fused = fuse_for_inference(model, example).eval()
 
     def run(batch: Batch) -> torch.Tensor:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.inference_mode(), autocast(torch.device("cpu"), True, "bf16"):
             return fused(_as_tensor(batch)).float()
 
     return run

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unetzoo.engine.distributed import autocast
 from unetzoo.engine.train import training_memory_format
 
 Call = Callable[[], object]
@@ -118,7 +119,7 @@ def train_step(
     def step() -> None:
         nonlocal target
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=amp):
+        with autocast(batch.device, amp, "bf16"):
             outputs = _logits(model(batch))
         if target is None:
             target = (torch.rand(outputs[-1].shape, generator=generator) > 0.5).float()
