@@ -8,8 +8,10 @@ antialiased linear filter, instance labels by nearest neighbour), so their objec
 original size. Each is segmented three ways and scored on objects (DSB ``map``, ``ap50``):
 
 * ``none``: at the model's trained scale, whatever the objects' size;
-* ``estimated``: the default of pretrained models (a first pass, its median object diameter, a second pass at
-  the corrected scale; :class:`unetzoo.instances.scale.ObjectSizer`);
+* ``tolerance``: estimated (a first pass, its median object diameter, a second pass at the corrected scale;
+  :class:`unetzoo.instances.scale.ObjectSizer`) when the estimate is more than ``TOLERANCE`` off the trained size;
+* ``seen``: the default of pretrained models: estimated the same way, a second pass only when the estimate lies
+  outside the range of median diameters of the checkpoint's training images (``seen_object_sizes``);
 * ``given``: the true median diameter of the image's labelled objects as ``--object-size`` (the best a user
   who measures their objects can do), clamped to the 4x range ``--object-size`` accepts.
 
@@ -29,10 +31,10 @@ from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.instances.scale import MAX_FACTOR, ObjectSizer, median_diameter
 from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
-from unetzoo.pretrained.package import median_object_diameter
+from unetzoo.pretrained.package import median_object_diameter, seen_object_sizes
 from unetzoo.utils.resample import Resampling, apply_to_image
 
-MODES = ("none", "estimated", "given")
+MODES = ("none", "tolerance", "seen", "given")
 
 
 def zoomed(image: np.ndarray, labels: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
@@ -59,10 +61,11 @@ def main() -> None:
     split = load_checkpoint(args.checkpoint)["split"]
     val = [index[s] for s in split["val"]]
     trained = args.object_size or median_object_diameter(source, [index[s] for s in split["train"]])
+    seen = seen_object_sizes(source, [index[s] for s in split["train"]])
     objects = InstanceSegmenter.from_checkpoint(args.checkpoint)
-    print(f"trained object size {trained:.2f} px; {len(val)} validation images\n")
-    print("| zoom | sizing | map | ap50 | median scale factor |")
-    print("|---:|---|---:|---:|---:|")
+    print(f"trained object size {trained:.2f} px, seen {seen[0]}-{seen[1]} px; {len(val)} validation images\n")
+    print("| zoom | sizing | map | ap50 | median scale factor | second passes |")
+    print("|---:|---|---:|---:|---:|---:|")
     for zoom in (float(z) for z in args.zooms.split(",")):
         counts: dict[str, list] = {mode: [] for mode in MODES}
         factors: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -76,14 +79,15 @@ def main() -> None:
                     size = median_diameter(truth) if mode == "given" else None
                     if size is not None:  # a user can give at most 4x either way (MAX_FACTOR): the nearest allowed
                         size = min(max(size, trained / MAX_FACTOR), trained * MAX_FACTOR)
-                    result = ObjectSizer(objects, trained, size).run(image, where)
+                    band = seen if mode == "seen" else None
+                    result = ObjectSizer(objects, trained, size, band).run(image, where)
                     labels, factor = result.objects.decode(result.probs), result.factor
                 counts[mode].append(instance_counts(labels, truth))
                 factors[mode].append(factor)
         for mode in MODES:
             scores = aggregate_instances(counts[mode])
-            factor = float(np.median(factors[mode]))
-            print(f"| {zoom:g} | {mode} | {scores['map']:.4f} | {scores['ap50']:.4f} | {factor:.2f} |", flush=True)
+            factor, passes = float(np.median(factors[mode])), sum(f != 1.0 for f in factors[mode])
+            print(f"| {zoom:g} | {mode} | {scores['map']:.4f} | {scores['ap50']:.4f} | {factor:.2f} | {passes} |")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.evaluate import evaluate
 from unetzoo.engine.instances import tune_checkpoint
 from unetzoo.engine.train import train
-from unetzoo.pretrained.package import median_object_diameter, package
+from unetzoo.pretrained.package import median_object_diameter, package, seen_object_sizes
 from unetzoo.pretrained.registry import PretrainedModel, weights_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +118,7 @@ def main() -> None:
         training_data=f"{args.training_data}: {len(source)} images",
         data_licence=args.licence,
         object_size=round(median_object_diameter(source), 2),
+        object_size_range=seen_object_sizes(source),
         intended_inputs=args.intended_inputs,
         not_trained_on=args.not_trained_on,
         files={},

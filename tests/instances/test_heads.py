@@ -63,6 +63,16 @@ def test_distance_levels_put_every_object_top_level_at_its_centre() -> None:
     assert set(np.unique(levels[labels > 0])) <= {1, 2, 3, 4} and (levels[labels == 0] == 0).all()
 
 
+def test_normalised_distance_with_sparse_ids_equals_the_per_object_reference() -> None:
+    labels = touching_discs(np.random.default_rng(3)).astype(np.uint16)
+    labels[labels > 0] = labels[labels > 0] * 7 + 100  # ids with gaps, far above the object count
+    distance = border_distance(labels)
+    want = np.zeros(distance.shape)
+    for k in np.unique(labels[labels > 0]):
+        want[labels == k] = distance[labels == k] / distance[labels == k].max()
+    np.testing.assert_allclose(normalised_distance(labels), want)
+
+
 @pytest.mark.parametrize("name", sorted(HEADS))
 def test_perfect_probabilities_decode_to_the_objects(name: str) -> None:
     """Each head's own target, as one-hot probabilities, decodes back to the labels (the head's upper bound)."""

@@ -15,7 +15,7 @@ from skimage.draw import disk
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import Decoding, get_head
-from unetzoo.instances.scale import ObjectSizer, at_scale, median_diameter, scale_factor
+from unetzoo.instances.scale import ObjectSizer, at_scale, median_diameter, scale_factor, seen_sizes
 from unetzoo.instances.segmenter import InstanceSegmenter
 
 HEAD = get_head("distance")
@@ -85,6 +85,20 @@ def test_an_estimate_near_the_trained_size_keeps_the_first_pass() -> None:
     assert result.factor == 1.0 and result.objects is objects
     empty = ObjectSizer(objects, trained_size=20.0).run(np.zeros((64, 64), np.uint8))
     assert empty.object_size is None and empty.factor == 1.0
+
+
+def test_an_estimate_inside_the_seen_range_keeps_the_first_pass() -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding(0.5, 0.5, min_area=0))
+    sizer = ObjectSizer(objects, trained_size=20.0, seen=(12.0, 36.0))
+    kept = sizer.run(disks(30))  # 1.5x the trained size, but the model met such objects in training
+    assert kept.factor == 1.0 and kept.objects is objects and kept.object_size == pytest.approx(30, rel=0.1)
+    small = sizer.run(disks(8))  # below the range: brought to the trained size
+    assert small.factor == pytest.approx(20.0 / 8, rel=0.1) and small.object_size == pytest.approx(8, rel=0.1)
+
+
+def test_seen_sizes_are_the_central_range_of_per_image_sizes() -> None:
+    assert seen_sizes([float(d) for d in range(1, 102)]) == (11.0, 91.0)
+    assert seen_sizes([5.0, 7.0], quantiles=(0.0, 1.0)) == (5.0, 7.0)
 
 
 def test_a_given_size_is_used_as_is() -> None:

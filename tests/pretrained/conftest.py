@@ -9,7 +9,7 @@ import pytest
 from tiny_registry import DATA, NAME
 
 from unetzoo.data import open_source
-from unetzoo.pretrained.package import median_object_diameter, package
+from unetzoo.pretrained.package import median_object_diameter, package, seen_object_sizes
 from unetzoo.pretrained.registry import PretrainedModel
 
 
@@ -30,6 +30,7 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         training_data=DATA,
         data_licence="CC0-1.0",
         object_size=round(median_object_diameter(open_source(DATA)), 2),
+        object_size_range=seen_object_sizes(open_source(DATA)),
         intended_inputs="synthetic nuclei",
         not_trained_on="anything real",
         files={},

@@ -48,6 +48,8 @@ def test_listing_has_the_card_and_every_file_verifies(registry: Path, capsys: py
     (row,) = json.loads(capsys.readouterr().out)
     assert {"task", "architecture", "training_data", "data_licence", "scores", "size_bytes", "sha256"} <= row.keys()
     assert row["sha256"]["onnx"] == model.files["onnx"].sha256 and row["object_size"] > 0
+    low, high = row["object_size_range"]
+    assert model.object_size_range == (low, high) and 0 < low <= high
     assert main(["models", "--pretrained"]) == 0
     assert NAME in capsys.readouterr().out
 

@@ -23,6 +23,8 @@ def nuclei() -> pretrained.PretrainedModel:
 
 def test_registered_with_its_card_and_every_file_verifies(nuclei: pretrained.PretrainedModel) -> None:
     assert nuclei.task == "instances" and nuclei.data_licence == "CC0-1.0" and nuclei.object_size > 0
+    low, high = nuclei.object_size_range
+    assert low < nuclei.object_size < high
     assert nuclei.intended_inputs and nuclei.not_trained_on and {"dice", "map", "ap50"} <= nuclei.scores.keys()
     assert {"command", "record_git_commit", "shipped_git_commit", "data_fingerprint"} <= nuclei.recipe.keys()
     for kind in nuclei.files:

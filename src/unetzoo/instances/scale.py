@@ -6,14 +6,18 @@ look like the training objects once the image is enlarged by ``D / d`` (the mode
 has one, then applies on top, as it did in training). Probabilities are mapped back to the original size and
 the post-processing's ``min_area`` shrinks by the square of the factor, so objects come out in the user's pixels.
 
-With no size given, :class:`ObjectSizer` estimates it from the image: a first pass at the trained scale, the
-median diameter of the objects it finds, and, when that differs from ``D`` by more than ``TOLERANCE``, a second
-pass at the corrected scale (the objects' size estimated from that pass is the one reported).
+With no size given, :class:`ObjectSizer` estimates it from the image: a first pass at the trained scale and the
+median diameter of the objects it finds. When that lies outside the sizes the model met in training (the range
+of its training images' own median diameters, ``seen``; without one, within ``TOLERANCE`` of ``D``), a second
+pass runs at the corrected scale (the objects' size estimated from that pass is the one reported). Inside the
+seen range the first pass is kept: the model has learnt objects of that size as they are, and a second pass
+(on an enlarged image, the costliest) would only add time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from unetzoo.instances.segmenter import InstanceSegmenter
 
 TOLERANCE = 1.25
-"""A first-pass estimate within this factor of the trained size keeps the first pass (no second one)."""
+"""Without a seen range: a first-pass estimate within this factor of the trained size keeps the first pass."""
 MAX_FACTOR = 4.0
 """The largest enlargement or reduction applied; beyond it the image is refused with the fix."""
 
@@ -61,6 +65,13 @@ def scale_factor(trained_size: float, object_size: float, where: str = "--object
             exit_code=2,
         )
     return factor
+
+
+def seen_sizes(diameters: Sequence[float], quantiles: tuple[float, float] = (0.1, 0.9)) -> tuple[float, float]:
+    """The range of object sizes a model met in training: the ``quantiles`` of its training images' median
+    object diameters (``diameters``, one per image with objects), so a few odd images do not widen it."""
+    low, high = np.quantile(np.asarray(diameters, dtype=float), quantiles)
+    return round(float(low), 2), round(float(high), 2)
 
 
 @dataclass(frozen=True)
@@ -116,11 +127,15 @@ class ObjectSizer:
         objects: the model and its post-processing.
         trained_size: median object diameter (px) of its training labels at their original resolution.
         object_size: the typical object diameter (px) in the user's images; None: estimate it per image.
+        seen: (low, high) per-image median object diameters (px) of the training images (see
+            :func:`seen_sizes`): an estimate inside keeps the first pass. None: ``TOLERANCE`` around
+            ``trained_size``.
     """
 
     objects: InstanceSegmenter
     trained_size: float
     object_size: float | None = None
+    seen: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.object_size is not None:
@@ -133,7 +148,8 @@ class ObjectSizer:
             return SizedResult(view.probabilities(image, source), view, self.object_size, factor, False)
         probs = self.objects.probabilities(image, source)
         first = median_diameter(self.objects.decode(probs))
-        if first is None or abs(math.log(self.trained_size / first)) <= math.log(TOLERANCE):
+        low, high = self.seen or (self.trained_size / TOLERANCE, self.trained_size * TOLERANCE)
+        if first is None or low <= first <= high:
             return SizedResult(probs, self.objects, first, 1.0, True)
         factor = min(max(self.trained_size / first, 1 / MAX_FACTOR), MAX_FACTOR)
         view = at_scale(self.objects, factor)

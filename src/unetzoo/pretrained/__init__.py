@@ -89,7 +89,8 @@ def object_sizer(name: str, objects: InstanceSegmenter, object_size: float | Non
     estimated per image when None; see :mod:`unetzoo.instances.scale`)."""
     from unetzoo.instances.scale import ObjectSizer
 
-    return ObjectSizer(objects, get(name).object_size, object_size)
+    model = get(name)
+    return ObjectSizer(objects, model.object_size, object_size, model.object_size_range)
 
 
 __all__ = [

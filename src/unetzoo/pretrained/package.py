@@ -19,6 +19,7 @@ from unetzoo.data.instances import require_instances
 from unetzoo.deploy.card import card_path
 from unetzoo.deploy.export import export_model
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
+from unetzoo.instances.scale import median_diameter, seen_sizes
 from unetzoo.pretrained.registry import PretrainedFile, PretrainedModel, read_registry, write_registry
 from unetzoo.utils.integrity import digest_path, sha256_file
 
@@ -36,6 +37,13 @@ def median_object_diameter(source: Any, indices: Sequence[int] | None = None) ->
     areas = np.concatenate([np.bincount(require_instances(source, i).ravel())[1:] for i in indices])
     areas = areas[areas > 0]
     return float(2.0 * math.sqrt(float(np.median(areas)) / math.pi))
+
+
+def seen_object_sizes(source: Any, indices: Sequence[int] | None = None) -> tuple[float, float]:
+    """:func:`unetzoo.instances.scale.seen_sizes` of a source's samples ``indices`` (default: all)."""
+    indices = range(len(source)) if indices is None else indices
+    sizes = [median_diameter(require_instances(source, i)) for i in indices]
+    return seen_sizes([d for d in sizes if d is not None])
 
 
 def package(

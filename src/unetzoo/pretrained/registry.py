@@ -57,6 +57,12 @@ class PretrainedModel:
     head: str | None = None
     scores: dict[str, Any] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
+    object_size_range: tuple[float, float] | None = None
+    """The training images' range of median object diameters (px): see ``unetzoo.instances.scale.seen_sizes``."""
+
+    def __post_init__(self) -> None:
+        if self.object_size_range is not None:  # JSON gives a list
+            object.__setattr__(self, "object_size_range", tuple(self.object_size_range))
 
     @property
     def size_bytes(self) -> int:
@@ -95,6 +101,7 @@ class PretrainedModel:
             "training_data": self.training_data,
             "data_licence": self.data_licence,
             "object_size": self.object_size,
+            "object_size_range": self.object_size_range,
             "scores": self.scores,
             "size_bytes": self.size_bytes,
             "sha256": {kind: f.sha256 for kind, f in self.files.items()},
