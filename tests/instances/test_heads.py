@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from skimage.draw import disk
+from skimage.morphology import h_maxima, reconstruction
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import HEADS, Decoding, components, get_head, seeded_watershed
+from unetzoo.instances.decode import h_maxima_above
 from unetzoo.instances.targets import border_distance, boundary_classes, distance_levels, normalised_distance
 from unetzoo.instances.tune import tune
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
@@ -71,6 +74,19 @@ def test_normalised_distance_with_sparse_ids_equals_the_per_object_reference() -
     for k in np.unique(labels[labels > 0]):
         want[labels == k] = distance[labels == k] / distance[labels == k].max()
     np.testing.assert_allclose(normalised_distance(labels), want)
+
+
+@pytest.mark.parametrize(("h", "level"), [(0.05, 0.5), (0.2, 0.3), (0.1, 0.8)])
+def test_h_maxima_above_equals_skimage_on_the_whole_image(h: float, level: float) -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        image = ndimage.gaussian_filter(rng.random((64, 64)).astype(np.float32), 2.0)
+        image = (image - image.min()) / (image.max() - image.min())
+        want = h_maxima(image, h).astype(bool) & (image > level)
+        residue = image - reconstruction(image - h, image)
+        differ = h_maxima_above(image, h, level) != want
+        assert np.all(np.abs(residue[differ] - h) < 1e-6)  # only float ties at exactly h may differ
+        assert want.any() or not h_maxima_above(image, h, level).any()
 
 
 @pytest.mark.parametrize("name", sorted(HEADS))

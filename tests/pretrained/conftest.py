@@ -14,13 +14,19 @@ from unetzoo.pretrained.registry import PretrainedModel
 
 
 @pytest.fixture(scope="session")
-def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder with one model: two epochs of ulite with the distance head on synthetic nuclei."""
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The best checkpoint of two epochs of ulite with the distance head on synthetic nuclei."""
     from unetzoo.engine.train import train
 
     run = tmp_path_factory.mktemp("pretrained-run")
     result = train(model="ulite", data=DATA, task="instances", head="distance", epochs=2, batch_size=4,
                    patch_size=(64, 64), progress=False, out=str(run / "run"))  # fmt: skip
+    return Path(result.best_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def registry_dir(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path) -> Path:
+    """A weights folder with one model: :func:`trained_checkpoint` packaged."""
     entry = PretrainedModel(
         name=NAME,
         task="instances",
@@ -37,7 +43,7 @@ def registry_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         scores={"dice": 0.5},
     )
     folder = tmp_path_factory.mktemp("weights")
-    package(result.best_checkpoint, entry, folder)
+    package(trained_checkpoint, entry, folder)
     return folder
 
 

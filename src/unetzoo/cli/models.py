@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from unetzoo.bench.zoo_table import zoo_table
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list registered models with params and GMACs")
@@ -43,6 +41,8 @@ def show_pretrained(as_json: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.pretrained:
         return show_pretrained(args.json)
+    from unetzoo.bench.zoo_table import zoo_table  # imports torch: not at parser build (every command pays it)
+
     rows = zoo_table(size=tuple(args.size), in_channels=args.in_channels, classes=args.classes, pattern=args.pattern)
     if args.json:
         print(json.dumps(rows, indent=2))

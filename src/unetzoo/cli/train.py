@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import torch
-
 from unetzoo.cli.data import add_volume_arguments
 
 
@@ -81,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from unetzoo.engine.train import train
 
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
     options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config_file", "threads")}
     result = train(config_file=args.config_file, **options)

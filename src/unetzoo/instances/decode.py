@@ -62,13 +62,34 @@ def remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
     return relabel(labels)[0]
 
 
+def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
+    """``h_maxima(image, h)`` on the pixels above ``level`` (False elsewhere), computed region by region.
+
+    The reconstruction behind h-maxima sorts every pixel of the image (19 ms of a 20 ms decode at 256x256). At
+    a pixel above ``level`` the reconstruction of ``image - h`` is at least ``level - h``, so no path through
+    pixels at or below ``floor = level - h`` can raise it: each 8-connected region above ``floor`` is solved
+    on its own bounding box, the rest of the box held at ``floor``. Same result, on the regions' pixels only.
+    """
+    floor = np.float32(level - h)
+    regions, n = ndimage.label(image > floor, structure=np.ones((3, 3), bool))
+    peaks = np.full(n + 1, floor, np.float32)
+    np.maximum.at(peaks, regions[regions > 0], image[regions > 0])
+    out = np.zeros(image.shape, bool)
+    for k, box in enumerate(ndimage.find_objects(regions), start=1):
+        if peaks[k] <= level:  # no pixel of it can be a seed
+            continue
+        inside = regions[box] == k
+        out[box] |= h_maxima(np.where(inside, image[box], floor), h).astype(bool) & inside
+    return out & (image > level)
+
+
 def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decoding) -> np.ndarray:
     """``int32`` labels (0 = background) of the objects seeded in ``foreground`` (see the module docstring)."""
     seed_map = seed_map.astype(np.float32, copy=False)
     seeds = foreground
     if params.h > 0:
         seed_map = ndimage.gaussian_filter(seed_map, 1.0)
-        seeds = seeds & h_maxima(seed_map, params.h).astype(bool)
+        seeds = seeds & h_maxima_above(seed_map, params.h, params.seed)
     markers, count = ndimage.label((seed_map > params.seed) & seeds)
     if count == 0:
         return np.zeros(seed_map.shape, np.int32)

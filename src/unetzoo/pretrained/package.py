@@ -24,8 +24,8 @@ from unetzoo.pretrained.registry import PretrainedFile, PretrainedModel, read_re
 from unetzoo.utils.integrity import digest_path, sha256_file
 
 INFERENCE_KEYS = (
-    "model", "state_dict", "config", "class_names", "preprocess", "data_fingerprint", "split", "metrics",
-    "instances", "epoch", "global_step", "elapsed",
+    "model", "state_dict", "config", "class_names", "preprocess", "resampling", "inference", "threshold", "volume",
+    "regions", "data_fingerprint", "split", "metrics", "instances", "epoch", "global_step", "elapsed",
 )  # fmt: skip
 """What a shipped checkpoint keeps of a training checkpoint (optimizer, scheduler and RNG states go)."""
 
