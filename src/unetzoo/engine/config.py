@@ -76,7 +76,7 @@ class TrainConfig:
     folds: int | None = None
     seed: int = 0
     deterministic: bool = True
-    num_workers: int | None = None  # data-loader processes; None: engine.sampling.loader_workers decides
+    num_workers: int = 0
     grad_clip: float | None = 1.0
     early_stopping: int | None = None  # patience in epochs without val Dice improvement
     nan_policy: str = "stop"  # stop | skip

@@ -1,9 +1,8 @@
-"""The training order: which samples each epoch draws, in what order, on which rank, and who loads them."""
+"""The training order: which samples each epoch draws, in what order, on which rank."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import torch
@@ -64,14 +63,3 @@ class CaseBlockSampler(EpochSampler):
                 drawn += len(members)
         order = torch.cat(parts)[: self.samples]
         return iter(order[self.rank :: self.world_size].tolist())
-
-
-def loader_workers(requested: int | None, world_size: int = 1, volumes: bool = False) -> int:
-    """Data-loader worker processes: ``requested`` as given; by default (None) one worker when each rank has at
-    least two cores, so loading and augmenting the next batch overlaps the training step (measured on 2 cores,
-    ulite on DSB 2018: 2.0 -> 2.26 steps/s, docs/benchmarks.md "CPU training levers"), else none. Volume data
-    loads in the trainer's process (its case cache is per process; its loader already outruns the trainer)."""
-    if requested is not None:
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 1 if not volumes and cores // max(world_size, 1) >= 2 else 0

@@ -57,7 +57,7 @@ from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.instances import evaluate_instances, tune_checkpoint
-from unetzoo.engine.sampling import CaseBlockSampler, EpochSampler, loader_workers
+from unetzoo.engine.sampling import CaseBlockSampler, EpochSampler
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.engine.volumes import evaluate_volumes
 from unetzoo.errors import UnetzooError
@@ -316,15 +316,13 @@ class Trainer:
         else:
             self.sampler = EpochSampler(len(dataset), *shard)
         self.dataset = dataset
-        workers = loader_workers(c.num_workers, self.ctx.world_size, volumes=bool(self.volumes))
-        self.config = dataclasses.replace(c, num_workers=workers)  # the checkpoint records what ran
         return DataLoader(
             dataset,
             batch_size=c.batch_size // self.ctx.world_size,
             sampler=self.sampler,
-            num_workers=workers,
+            num_workers=c.num_workers,
             drop_last=True,
-            persistent_workers=workers > 0,  # workers keep their encoded targets; the epoch is shared memory
+            persistent_workers=False,
         )
 
     # -- checkpoints -----------------------------------------------------------------------------
