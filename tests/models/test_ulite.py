@@ -176,3 +176,13 @@ def test_widths_set_depth_and_channels() -> None:
     assert model(torch.randn(2, 1, 20, 28)).shape == (2, 1, 20, 28)
     with pytest.raises(ValueError, match="must divide into 4 branches"):
         unetzoo.create_model("ulite", widths=(8, 18))
+
+
+def test_the_reparameterised_inference_path_traces_without_graph_breaks() -> None:
+    """``torch.compile`` sees the eval-mode folded form as one graph: the fold cache steps aside while compiling
+    and the reparameterisation switch is read as a constant (a ContextVar or a data-pointer cache would break
+    the graph at every block and recompile per width, making the compiled model slower than eager)."""
+    model = unetzoo.create_model("ulite", in_channels=3, classes=1).eval()
+    with torch.inference_mode():
+        explained = torch._dynamo.explain(model)(torch.randn(1, 3, 64, 64))
+    assert explained.graph_break_count == 0, explained.break_reasons

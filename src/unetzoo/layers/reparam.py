@@ -25,8 +25,10 @@ T = TypeVar("T")
 _ENABLED: ContextVar[bool] = ContextVar("unetzoo_reparam", default=True)
 
 
+@torch.compiler.assume_constant_result  # a ContextVar read would break the graph at every block
 def reparam_enabled() -> bool:
-    """Whether eval-mode blocks may run their re-parameterised form (default: yes)."""
+    """Whether eval-mode blocks may run their re-parameterised form (default: yes). ``torch.compile`` reads it
+    once, when it traces: a model compiled outside :func:`as_defined` keeps the re-parameterised form inside."""
     return _ENABLED.get()
 
 
@@ -61,8 +63,8 @@ class EvalCache:
         self._value: Any = None
 
     def get(self, sources: Sequence[torch.Tensor], build: Callable[[], T]) -> T:
-        if any(torch.is_inference(t) for t in sources):
-            return build()
+        if torch.compiler.is_compiling() or any(torch.is_inference(t) for t in sources):
+            return build()  # under torch.compile the fold is traced into the graph (a cache would break it)
         key = tuple(v for t in sources for v in (t.data_ptr(), t._version))
         if key != self._key:
             self._value, self._key = build(), key
