@@ -140,7 +140,7 @@ def test_train_step_layout_follows_the_model_and_amp_runs_bf16() -> None:
 
 
 def test_unknown_and_unavailable_engines_give_one_line_errors() -> None:
-    with pytest.raises(UnetzooError, match="unknown engine 'tensorrt'; choose from: eager") as exc:
+    with pytest.raises(UnetzooError, match="unknown engine 'tensorrt'; choose from: compiled, compiled-bf16, eager") as exc:
         get_engine("tensorrt")
     assert exc.value.exit_code == 2
     assert {"eager", "eager-fused", "onnx", "onnx-int8"} <= set(list_engines())
@@ -189,6 +189,15 @@ def test_eager_engines_accept_numpy_and_agree() -> None:
     scale = float(eager.abs().max())
     assert float((bf16 - eager).abs().max()) < 0.05 * scale  # bf16 keeps ~3 significant digits
     assert np.corrcoef(bf16.ravel(), eager.ravel())[0, 1] > 0.999
+
+
+def test_compiled_engine_computes_the_eager_function() -> None:
+    model = _randomize_norms(build_model("ulite"))
+    batch = np.random.default_rng(1).standard_normal((1, 3, *SIZE)).astype(np.float32)
+    example = torch.from_numpy(batch)
+    eager = get_engine("eager").build(model, example, 1)(batch)
+    compiled = get_engine("compiled").build(model, example, 1)(batch)
+    torch.testing.assert_close(compiled, eager, atol=1e-4, rtol=1e-3)
 
 
 @pytest.mark.parametrize("dilation", [1, 3])

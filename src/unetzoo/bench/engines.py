@@ -12,7 +12,9 @@ on the quiet 2-core machine: MONAI UNet eager right after a ulite session, 11.9 
 
 Built in: ``eager`` (the model as is, ``torch.inference_mode``), ``eager-fused``
 (:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last) and
-``eager-bf16`` (``eager-fused`` under bf16 autocast, logits returned in fp32).
+``eager-bf16`` (``eager-fused`` under bf16 autocast, logits returned in fp32), and ``compiled`` /
+``compiled-bf16`` (``eager-fused`` / ``eager-bf16`` through ``torch.compile``, compiled at build time on the
+example; each new input shape compiles again, so they suit a long-running server, not a one-off command).
 Engines from other modules register themselves on import (:func:`register_engine`); :data:`PROVIDERS`
 names the module providing each planned engine, imported on first use, so ``onnx`` and ``onnx-int8`` plug
 in from ``unetzoo.deploy`` without a change here.
@@ -119,8 +121,24 @@ def _eager_bf16(model: nn.Module, example: torch.Tensor, threads: int) -> Runner
     return run
 
 
+def _compiled(bf16: bool) -> Builder:
+    def build(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
+        compiled = torch.compile(fuse_for_inference(model, example).eval())
+
+        def run(batch: Batch) -> torch.Tensor:
+            with torch.inference_mode(), autocast(torch.device("cpu"), bf16, "bf16"):
+                return compiled(_as_tensor(batch)).float()
+
+        run(example)  # compile now, not inside the first timed call
+        return run
+
+    return build
+
+
 register_engine(Engine("eager", "PyTorch eager, the model as built", _eager))
 register_engine(Engine("eager-fused", "PyTorch eager after fuse_for_inference (BN/WS folded, ...)", _eager_fused))
 register_engine(
     Engine("eager-bf16", "eager-fused under bf16 autocast (fast where the CPU has native bf16)", _eager_bf16)
 )
+register_engine(Engine("compiled", "eager-fused through torch.compile (inductor)", _compiled(bf16=False)))
+register_engine(Engine("compiled-bf16", "eager-bf16 through torch.compile (inductor)", _compiled(bf16=True)))
