@@ -140,7 +140,7 @@ def test_train_step_layout_follows_the_model_and_amp_runs_bf16() -> None:
 
 
 def test_unknown_and_unavailable_engines_give_one_line_errors() -> None:
-    with pytest.raises(UnetzooError, match="unknown engine 'tensorrt'; choose from: compiled, compiled-bf16, eager") as exc:
+    with pytest.raises(UnetzooError, match="unknown engine 'tensorrt'; choose from: compiled, compiled-bf16") as exc:
         get_engine("tensorrt")
     assert exc.value.exit_code == 2
     assert {"eager", "eager-fused", "onnx", "onnx-int8"} <= set(list_engines())
