@@ -56,7 +56,8 @@ def main() -> None:
     amp = native_bf16(torch.device("cpu"))
 
     def loader(workers: int) -> DataLoader:
-        order = RandomSampler(dataset, num_samples=args.batch * (args.steps + 5), generator=torch.Generator())
+        seeded = torch.Generator().manual_seed(0)
+        order = RandomSampler(dataset, num_samples=args.batch * (args.steps + 5), generator=seeded)
         return DataLoader(dataset, batch_size=args.batch, sampler=order, num_workers=workers,
                           persistent_workers=workers > 0, drop_last=True)  # fmt: skip
 
@@ -64,8 +65,8 @@ def main() -> None:
     rates: dict[int, list[float]] = {0: [], 1: []}
     waits: dict[int, list[float]] = {0: [], 1: []}
     for _ in range(args.rounds):
-        for workers, loader in loaders.items():
-            batches = iter(loader)
+        for workers, feed in loaders.items():
+            batches = iter(feed)
             waited = 0.0
             for step in range(args.steps + 5):
                 if step == 5:
