@@ -11,7 +11,7 @@ on the quiet 2-core machine: MONAI UNet eager right after a ulite session, 11.9 
 30.6 ms with it; the session itself: 11.2 ms without spinning, 11.9 ms with).
 
 Built in: ``eager`` (the model as is, ``torch.inference_mode``), ``eager-fused``
-(:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last) and
+(:func:`unetzoo.deploy.optimize.fuse_for_inference`: BN and WS folded, axial convs merged, channels_last),
 ``eager-bf16`` (``eager-fused`` under bf16 autocast, logits returned in fp32), and ``compiled`` /
 ``compiled-bf16`` (``eager-fused`` / ``eager-bf16`` through ``torch.compile``, compiled at build time on the
 example; each new input shape compiles again, so they suit a long-running server, not a one-off command).
@@ -107,38 +107,29 @@ def _eager(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
     return torch_runner(model)
 
 
-def _eager_fused(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    return torch_runner(fuse_for_inference(model, example))
+def _fused(bf16: bool = False, compiled: bool = False) -> Builder:
+    """``eager-fused`` and its variants: under bf16 autocast (logits returned in fp32) and/or through
+    ``torch.compile`` (compiled at build time on the example, not inside the first timed call)."""
 
-
-def _eager_bf16(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    fused = fuse_for_inference(model, example).eval()
-
-    def run(batch: Batch) -> torch.Tensor:
-        with torch.inference_mode(), autocast(torch.device("cpu"), True, "bf16"):
-            return fused(_as_tensor(batch)).float()
-
-    return run
-
-
-def _compiled(bf16: bool) -> Builder:
     def build(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-        compiled = torch.compile(fuse_for_inference(model, example).eval())
+        fused = fuse_for_inference(model, example).eval()
+        network = torch.compile(fused) if compiled else fused
 
         def run(batch: Batch) -> torch.Tensor:
             with torch.inference_mode(), autocast(torch.device("cpu"), bf16, "bf16"):
-                return compiled(_as_tensor(batch)).float()
+                return network(_as_tensor(batch)).float()
 
-        run(example)  # compile now, not inside the first timed call
+        if compiled:
+            run(example)
         return run
 
     return build
 
 
 register_engine(Engine("eager", "PyTorch eager, the model as built", _eager))
-register_engine(Engine("eager-fused", "PyTorch eager after fuse_for_inference (BN/WS folded, ...)", _eager_fused))
+register_engine(Engine("eager-fused", "PyTorch eager after fuse_for_inference (BN/WS folded, ...)", _fused()))
 register_engine(
-    Engine("eager-bf16", "eager-fused under bf16 autocast (fast where the CPU has native bf16)", _eager_bf16)
+    Engine("eager-bf16", "eager-fused under bf16 autocast (fast where the CPU has native bf16)", _fused(True))
 )
-register_engine(Engine("compiled", "eager-fused through torch.compile (inductor)", _compiled(bf16=False)))
-register_engine(Engine("compiled-bf16", "eager-bf16 through torch.compile (inductor)", _compiled(bf16=True)))
+register_engine(Engine("compiled", "eager-fused through torch.compile (inductor)", _fused(compiled=True)))
+register_engine(Engine("compiled-bf16", "eager-bf16 through torch.compile (inductor)", _fused(True, compiled=True)))
