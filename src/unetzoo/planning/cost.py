@@ -91,23 +91,34 @@ def _saved_bytes(model: torch.nn.Module, batch: torch.Tensor) -> int:
     return total
 
 
-def measure_cost(spec: dict[str, Any], threads: int) -> ModelCost:
-    """Time two training steps sizes and one inference of the network ``spec`` (see :func:`model_cost`)."""
-    from unetzoo.bench.latency import num_threads, time_interleaved, train_step
+def _network(spec: dict[str, Any]) -> torch.nn.Module:
+    """The network a plan's ``spec`` names, freshly built."""
     from unetzoo.models import create_model
 
-    model = create_model(spec["name"], preset=spec.get("preset"), in_channels=spec["in_channels"],
-                         classes=spec["classes"], **spec.get("kwargs", {}))  # fmt: skip
+    return create_model(spec["name"], preset=spec.get("preset"), in_channels=spec["in_channels"],
+                        classes=spec["classes"], **spec.get("kwargs", {}))  # fmt: skip
+
+
+def _step_seconds(model: torch.nn.Module, batch: torch.Tensor, spec: dict[str, Any], runs: int) -> float:
+    """Median seconds of a training step on ``batch`` after one warm-up, in the spec's precision."""
+    from unetzoo.bench.latency import time_interleaved, train_step
+
+    step = train_step(model, batch, amp=spec.get("amp", False))
+    return time_interleaved({"step": step}, runs=runs, warmup=1)["step"].median_ms / 1000
+
+
+def measure_cost(spec: dict[str, Any], threads: int) -> ModelCost:
+    """Time two training steps sizes and one inference of the network ``spec`` (see :func:`model_cost`)."""
+    from unetzoo.bench.latency import num_threads
+
+    model = _network(spec)
     multiple = int(getattr(model, "input_multiple", 1))
     sizes = [max(multiple, (s // multiple) * multiple) for s in SIZES]
     with num_threads(threads):
         seconds = []
         for side in sizes:
             batch = torch.randn(BATCH, spec["in_channels"], side, side, generator=torch.Generator().manual_seed(0))
-            stats = time_interleaved({"step": train_step(model, batch, amp=spec.get("amp", False))}, runs=2, warmup=1)[
-                "step"
-            ]
-            seconds.append(stats.median_ms / 1000)
+            seconds.append(_step_seconds(model, batch, spec, runs=2))
         probe = torch.randn(BATCH, spec["in_channels"], sizes[0], sizes[0])
         saved = _saved_bytes(model.train(), probe)
         model.eval()
@@ -152,8 +163,7 @@ def step_seconds_at(spec: dict[str, Any], threads: int, batch: int, patch: tuple
                     *, use_cache: bool = True) -> float:  # fmt: skip
     """Seconds of one training step of network ``spec`` at ``batch`` x ``patch`` (after one warm-up step),
     measured once per (network, threads, batch, patch, CPU, torch version) and cached."""
-    from unetzoo.bench.latency import num_threads, time_interleaved, train_step
-    from unetzoo.models import create_model
+    from unetzoo.bench.latency import num_threads
 
     key = _key({**spec, "batch": batch, "patch": list(patch)}, threads)
     path = cache_dir("steps") / f"{key}.json"
@@ -162,16 +172,9 @@ def step_seconds_at(spec: dict[str, Any], threads: int, batch: int, patch: tuple
             return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    model = create_model(spec["name"], preset=spec.get("preset"), in_channels=spec["in_channels"],
-                         classes=spec["classes"], **spec.get("kwargs", {}))  # fmt: skip
     inputs = torch.randn(batch, spec["in_channels"], *patch, generator=torch.Generator().manual_seed(0))
     with num_threads(threads):
-        seconds = (
-            time_interleaved({"step": train_step(model, inputs, amp=spec.get("amp", False))}, runs=1, warmup=1)[
-                "step"
-            ].median_ms
-            / 1000
-        )
+        seconds = _step_seconds(_network(spec), inputs, spec, runs=1)
     if use_cache:
         atomic_write_text(path, json.dumps({"seconds": seconds, "batch": batch, "patch": list(patch)}))
     return seconds
