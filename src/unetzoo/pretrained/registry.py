@@ -60,10 +60,6 @@ class PretrainedModel:
     object_size_range: tuple[float, float] | None = None
     """The training images' range of median object diameters (px): see ``unetzoo.instances.scale.seen_sizes``."""
 
-    def __post_init__(self) -> None:
-        if self.object_size_range is not None:  # JSON gives a list
-            object.__setattr__(self, "object_size_range", tuple(self.object_size_range))
-
     @property
     def size_bytes(self) -> int:
         return sum(f.bytes for f in self.files.values())
@@ -115,7 +111,8 @@ class PretrainedModel:
 def _parse(entry: dict[str, Any], where: Path) -> PretrainedModel:
     try:
         files = {kind: PretrainedFile(**entry["files"][kind]) for kind in FILE_KINDS}
-        return PretrainedModel(**{**entry, "files": files})
+        seen = entry.get("object_size_range")  # a JSON list
+        return PretrainedModel(**{**entry, "files": files, "object_size_range": tuple(seen) if seen else None})
     except (KeyError, TypeError) as exc:
         name = entry.get("name")
         raise UnetzooError(f"{where}: malformed pretrained entry {name!r} ({exc}); reinstall unetzoo") from None
