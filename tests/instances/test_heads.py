@@ -11,7 +11,14 @@ from skimage.morphology import h_maxima, reconstruction
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import HEADS, Decoding, components, get_head, seeded_watershed
 from unetzoo.instances.decode import h_maxima_above
-from unetzoo.instances.targets import border_distance, boundary_classes, distance_levels, normalised_distance
+from unetzoo.instances.targets import (
+    border_distance,
+    boundary_classes,
+    contact_levels,
+    contact_pixels,
+    distance_levels,
+    normalised_distance,
+)
 from unetzoo.instances.tune import tune
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 
@@ -42,6 +49,25 @@ def test_boundary_classes_separate_touching_objects() -> None:
     assert (classes[2:6, 5] == 2).all() and (classes[2:6, 6] == 2).all()  # both sides of the contact
     assert classes[3, 3] == 1 and classes[3, 8] == 1  # interiors stay interior
     assert (classes[2, 1:6] == 2).all()  # the outer contour too
+
+
+def test_contact_pixels_are_where_two_objects_touch() -> None:
+    labels = np.zeros((8, 14), np.int32)
+    labels[2:6, 1:6], labels[2:6, 6:11], labels[1:3, 12:14] = 3, 7, 9  # two touching rectangles, one apart
+    contact = contact_pixels(labels)
+    assert (contact[2:6, 5] & contact[2:6, 6]).all()  # both sides of the contact line
+    assert contact.sum() == 8  # nothing where an object meets background (the outer contour, the lone one)
+    classes = contact_levels(labels, 4)
+    assert (classes[contact] == 5).all() and (classes[~contact] == distance_levels(labels, 4)[~contact]).all()
+
+
+def test_contact_pixels_against_brute_force() -> None:
+    labels = touching_discs(np.random.default_rng(5), n=20, size=48)
+    padded = np.pad(labels, 1)
+    neighbours = [padded[1 + dy : 49 + dy, 1 + dx : 49 + dx] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    want = (labels > 0) & np.any([(n > 0) & (n != labels) for n in neighbours], axis=0)
+    assert want.any() and (contact_pixels(labels) == want).all()
+    assert (border_distance(labels)[want] == 1).all()  # contacts replace only contour pixels
 
 
 def test_border_distance_against_brute_force() -> None:

@@ -42,7 +42,7 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "builtin:nuclei"
     task: str = "semantic"  # semantic | instances (one label per object: needs instances/ label images)
-    head: str = "boundary"  # instance head (--task instances): boundary | distance (unetzoo.instances.HEADS)
+    head: str = "boundary"  # instance head (--task instances): boundary | distance | contact (unetzoo.instances.HEADS)
     data_format: str | None = None
     slice_axis: str | None = None  # volume data: slice along z (default), y or x
     window: str | None = None  # volume data: CT window preset or LEVEL,WIDTH instead of the nonzero z-score

@@ -13,7 +13,7 @@ import numpy as np
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances.decode import Decoding, seeded_watershed
-from unetzoo.instances.targets import INTERIOR, boundary_classes, distance_levels
+from unetzoo.instances.targets import INTERIOR, boundary_classes, contact_levels, distance_levels
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,32 @@ class DistanceHead(InstanceHead):
     classes: int = 5
     class_names: tuple[str, ...] = ("background", "level1", "level2", "level3", "level4")
 
+    levels: int = 4
+
     def encode(self, labels: np.ndarray) -> np.ndarray:
-        return distance_levels(labels, self.classes - 1)
+        return distance_levels(labels, self.levels)
 
     def seed_map(self, probs: np.ndarray) -> np.ndarray:
-        weights = np.arange(self.classes, dtype=np.float32) / (self.classes - 1)
+        weights = np.zeros(self.classes, np.float32)  # a contact class (ContactHead) weighs 0, as background
+        weights[: self.levels + 1] = np.arange(self.levels + 1) / self.levels
         return np.tensordot(weights, probs, axes=1)
 
 
-HEADS: dict[str, InstanceHead] = {head.name: head for head in (BoundaryHead(), DistanceHead())}
+@dataclass(frozen=True)
+class ContactHead(DistanceHead):
+    """The distance levels plus a contact class where objects touch (:func:`~unetzoo.instances.targets.contact_levels`);
+    seeds: the expected normalised distance, with contact pixels at 0, so the seed map dips to the floor between
+    touching objects and the watershed splits them there."""
+
+    name: str = "contact"
+    classes: int = 6
+    class_names: tuple[str, ...] = ("background", "level1", "level2", "level3", "level4", "contact")
+
+    def encode(self, labels: np.ndarray) -> np.ndarray:
+        return contact_levels(labels, self.levels)
+
+
+HEADS: dict[str, InstanceHead] = {head.name: head for head in (BoundaryHead(), DistanceHead(), ContactHead())}
 """The instance heads by name (``--head``)."""
 
 
