@@ -13,9 +13,9 @@ resampling (a class map survives nearest-neighbour warps and the per-class area 
   large, has its top level at its centre, which becomes its watershed seed.
 * :func:`contact_levels`: the distance levels plus a class of their own for contact pixels, where an object
   touches another (:func:`contact_pixels`). Touching objects are where a distance head merges nuclei; the
-  contact class gives those few pixels a target and a Dice term of their own, as the touching-border channel of
-  the DSB 2018 winning entry (Seferbekov et al., "Data Science Bowl 2018, 1st place solution", 2018) and the
-  separation weights of U-Net (Ronneberger et al. 2015, Sec. 3, Eq. 2) single out the gaps between cells.
+  contact class gives those few pixels a target and a Dice term of their own, as the winning DSB 2018 entry
+  (topcoders: Durnov, Buslaev and Seferbekov, 2018) gives the borders between nuclei a channel of their own and
+  U-Net's separation weights (Ronneberger et al. 2015, Sec. 3, Eq. 2) single out the gaps between cells.
 """
 
 from __future__ import annotations
