@@ -143,18 +143,36 @@ def working_size(fp: Fingerprint, resampling: Resampling, q: int = 2) -> tuple[i
     return resampling.target_size(round(fp.image_height[q]), round(fp.image_width[q]))
 
 
+def size_spread(fp: Fingerprint, resampling: Resampling) -> float:
+    """How much the working images' sides vary: 95th over 5th percentile, the larger of the two sides'."""
+    (h95, w95), (h5, w5) = working_size(fp, resampling), working_size(fp, resampling, q=0)
+    return max(h95 / max(h5, 1), w95 / max(w5, 1))
+
+
 def plan_patch(fp: Fingerprint, resampling: Resampling, patch_side: int, multiple: int) -> Choice:
-    """Whole (working-scale) images when they fit the affordable area, else random square-ish patches."""
+    """Whole (working-scale) images when they fit the affordable area and share one size, else random
+    square-ish patches no larger than the median working image: when sizes vary, a patch sized for the
+    largest images would be mostly mirrored padding around the smaller ones (a larger budget then buys a
+    larger batch, :func:`plan_batch`)."""
     height, width = working_size(fp, resampling)
     whole = (round_up(height, multiple), round_up(width, multiple))
-    if whole[0] * whole[1] <= WHOLE_IMAGE_AREA * patch_side**2 and max(whole) <= 2 * patch_side:
+    fits = whole[0] * whole[1] <= WHOLE_IMAGE_AREA * patch_side**2 and max(whole) <= 2 * patch_side
+    spread = size_spread(fp, resampling)
+    if fits and spread <= SIZE_SPREAD:
         return Choice(list(whole), f"whole images: {height}x{width} at the working scale fits one patch")
     med_h, med_w = working_size(fp, resampling, q=1)
     patch = [min(patch_side, round_up(med_h, multiple)), min(patch_side, round_up(med_w, multiple))]
+    if fits:
+        why = (
+            f"images of {height}x{width} would fit one patch, but sizes vary {spread:.1f}x (95th / 5th "
+            f"percentile side), so a patch that size would be mostly padding around the smaller images"
+        )
+    else:
+        why = f"images of {height}x{width} do not fit one patch"
     return Choice(
         patch,
         f"random {patch[0]}x{patch[1]} patches: the largest the budget affords ({patch_side} px) within the "
-        f"median working image ({med_h}x{med_w}); images of {height}x{width} do not fit one patch",
+        f"median working image ({med_h}x{med_w}); {why}",
     )
 
 
