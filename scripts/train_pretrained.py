@@ -3,7 +3,7 @@
 Usage::
 
     python scripts/train_pretrained.py --data ../shared/data/dsb2018 --name nuclei --model ulite \\
-        --head distance --budget 2h --threads 2 --work runs/pretrained
+        --head distance --budget 60m --threads 1 --work runs/pretrained
 
 Two runs of the same recipe (the planned defaults of ``unetzoo train --task instances``; the budget alone stops
 training, and the final weights are kept, since the shipped run has no validation split to pick from):
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--name", default="nuclei")
     parser.add_argument("--model", default="ulite")
     parser.add_argument("--head", default="distance")
-    parser.add_argument("--budget", default="2h")
+    parser.add_argument("--budget", default="60m")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default="runs/pretrained", help="folder of the two training runs")
     parser.add_argument("--out", default=str(weights_dir()), help="where the registry and weights go")
