@@ -143,6 +143,17 @@ def test_whole_images_when_they_fit_else_patches(tmp_path: Path) -> None:
     assert patches.value == [64, 64] and "random" in patches.reason
 
 
+def test_images_of_varied_sizes_train_in_patches_of_the_median_image(tmp_path: Path) -> None:
+    """Whole 384 px images would fit a 512 px budget, but most images are smaller: a whole-image patch would be
+    mostly padding, so the patch stays within the median image."""
+    fp = compute_fingerprint(open_source(mixed_sizes(tmp_path / "nuclei", [96, 128, 160, 160, 192, 384], False)))
+    assert rules.size_spread(fp, Resampling()) > rules.SIZE_SPREAD
+    patch = rules.plan_patch(fp, Resampling(), 512, 32)
+    median = rules.working_size(fp, Resampling(), q=1)
+    assert patch.value == [rules.round_up(median[0], 32), rules.round_up(median[1], 32)]
+    assert patch.value[0] < 384 and "sizes vary" in patch.reason
+
+
 def test_batch_follows_the_budget_and_warns_when_it_is_too_small() -> None:
     big, steps, warnings = rules.plan_batch(COST, [256, 256], 100_000)
     assert big.value == 16 and steps >= rules.TARGET_STEPS and not warnings
