@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--folds", type=int, help="k-fold cross-validation: number of folds")
     a("--fold", type=int, help="which fold to train (0-based)")
     a("--seed", type=int)
-    a("--num-workers", type=int)
+    a("--num-workers", type=int, help="data-loader processes (default 0: load in the training process)")
     a("--grad-clip", type=float)
     a("--early-stopping", type=int, metavar="PATIENCE")
     a("--nan-policy", choices=("stop", "skip"))
