@@ -3,6 +3,7 @@ back to the original image size."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,26 @@ def test_train_eval_predict_export_at_a_working_scale(tmp_path: Path, options: d
     runtime = OnnxSegmenter(onnx)
     assert runtime.resampling == segmenter.resampling
     np.testing.assert_allclose(runtime.probabilities(image), torch_probs, atol=1e-4)
+
+
+def test_validation_keeps_to_its_share_of_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unetzoo.engine import train as train_module
+    from unetzoo.planning.rules import VALIDATION_SHARE
+
+    real = train_module.Trainer._validate
+
+    def slow_validation(self: train_module.Trainer) -> dict:  # a validation set that costs 0.3 s to score
+        time.sleep(0.3)
+        return real(self)
+
+    monkeypatch.setattr(train_module.Trainer, "_validate", slow_validation)
+    result = train(model="ulite", data="synthetic:nuclei?n=4&size=32", batch_size=2, patch_size=(32, 32),
+                   iters_per_epoch=1, budget="6s", out=str(tmp_path / "r"), progress=False)  # fmt: skip
+    history = load_checkpoint(result.last_checkpoint)["history"]
+    validated = [row for row in history if "val_dice" in row]
+    assert history[0] in validated and history[-1] in validated  # the first measures the cost; the last scores
+    assert len(validated) < len(history) / 2  # each epoch is one step: validating all would be most of the time
+    spent = 0.0
+    for row in validated[:-1]:
+        spent += row["val_time"]
+        assert spent <= VALIDATION_SHARE * row["elapsed"] + 0.3  # within the share, give or take one estimate

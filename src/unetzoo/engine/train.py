@@ -67,6 +67,7 @@ from unetzoo.losses import training_losses
 from unetzoo.metrics.instances import DETAIL_KEYS as INSTANCE_DETAIL
 from unetzoo.models import create_model
 from unetzoo.planning import DEFAULT_BUDGET, Plan, load_plan, make_plan
+from unetzoo.planning.rules import VALIDATION_SHARE
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.duration import parse_duration
 from unetzoo.utils.integrity import read_digests
@@ -440,6 +441,22 @@ class Trainer:
         bar.close()
         return self.ctx.mean(float(np.mean(losses)) if losses else float("nan"))
 
+    def _validation_due(self) -> bool:
+        """Validate after this epoch? Always after the last one; else every ``val_every`` epochs, and under a
+        budget only while validation keeps within VALIDATION_SHARE of the elapsed time, measured on the run's
+        own validations (a plan can only estimate their cost: large images and instance decoding add to it)."""
+        c = self.config
+        if self.epoch == c.epochs or self.stop_reason == "budget":
+            return True
+        if self.epoch % c.val_every:
+            return False
+        if self.budget is None:
+            return True
+        times = [float(row["val_time"]) for row in self.history if "val_time" in row]
+        last = times[-1] if times else 0.0
+        affordable = sum(times) + last <= VALIDATION_SHARE * (self.elapsed() + last)
+        return self.ctx.from_main(float(affordable)) > 0
+
     def _validate(self) -> dict[str, Any]:
         """Metrics over the validation split; each rank scores its share and all gather the per-image rows
         (volume data: per case, its slices' predictions stacked back into the volume)."""
@@ -492,8 +509,10 @@ class Trainer:
             row: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss}
             if self.skipped_steps:
                 row["skipped_steps"] = self.skipped_steps
-            if self.epoch % c.val_every == 0 or self.epoch == c.epochs or self.stop_reason == "budget":
+            if self._validation_due():
+                started = time.monotonic()
                 row.update(self._validate())
+                row["val_time"] = time.monotonic() - started
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["epoch_time"] = time.monotonic() - t0
             row["elapsed"] = self.elapsed()

@@ -218,13 +218,18 @@ def plan_batch(cost: ModelCost, patch: list[int], budget_s: float) -> tuple[Choi
 def plan_validation(fp: Fingerprint, resampling: Resampling, cost: ModelCost, steps: int, budget_s: float,
                     val_fraction: float) -> Choice:  # fmt: skip
     """Optimizer steps between validations: as many validations as VALIDATION_SHARE of the budget pays for,
-    within VALIDATIONS."""
+    within VALIDATIONS. The estimate counts median-size images and no post-processing; the trainer holds the
+    share on measured validations (:meth:`unetzoo.engine.train.Trainer._validation_due`)."""
     height, width = working_size(fp, resampling, q=1)
     n_val = max(1, round(fp.n_images * val_fraction))
     one = n_val * height * width / cost.infer_px_per_s
     runs = int(min(max(VALIDATION_SHARE * budget_s / max(one, 1e-9), VALIDATIONS[0]), VALIDATIONS[1]))
     every = max(1, math.ceil(steps / runs))
-    return Choice(every, f"validate every {every} steps: {runs} validations of {n_val} images (~{one:.1f} s each)")
+    return Choice(
+        every,
+        f"validate every {every} steps: {runs} validations of {n_val} images (~{one:.1f} s each, estimated); "
+        f"the run skips any that would take validation past {VALIDATION_SHARE:.0%} of the elapsed time",
+    )
 
 
 def plan_normalize(fp: Fingerprint) -> Choice:

@@ -100,7 +100,7 @@ def dice_over_time(rows: list[dict[str, Any]]) -> bytes:
     plt, fig = figure(7.5, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     for r in rows:
-        hist = r.get("history") or []
+        hist = [h for h in r.get("history") or [] if "val_dice" in h]  # epochs that validated
         if hist:
             ax.plot([h["elapsed"] / 60 for h in hist], [h["val_dice"] for h in hist], label=r["model"])
     ax.set_xlabel("wall-clock minutes")
