@@ -45,9 +45,8 @@ def main() -> None:
         source, source.ids, preprocess=Preprocess("zscore", channels=source.in_channels),
         augment=build_augment("default"), patch_size=tuple(args.patch), seed=0, targets=head,
     )  # fmt: skip
-    for k in dataset.indices if head is not None else ():  # encode every target once, as by a run's 2nd epoch
-        image, mask = source.load(k)
-        dataset.target(k, mask, image.shape[:2])
+    for k in dataset.indices:  # prepare (and cache) every sample once, as by a run's 2nd epoch
+        dataset.prepared(k)
     classes = head.classes if head else max(source.classes, 2)
     model = create_model(args.model, in_channels=source.in_channels, classes=classes)
     layout = training_memory_format(torch.device("cpu"), model)

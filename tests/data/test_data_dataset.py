@@ -43,6 +43,23 @@ def test_same_seed_epoch_index_same_sample() -> None:
     assert not torch.equal(make(patch_size=(32, 32), seed=4)[4][0], first[0])
 
 
+def test_cached_samples_equal_fresh_ones_and_survive_augmentation() -> None:
+    cached, fresh = make(patch_size=(32, 32)), make(patch_size=(32, 32), cache_bytes=0)
+    before = {k: tuple(a.copy() for a in cached.prepared(k)) for k in cached.indices}
+    for epoch in range(3):  # every augmentation drawn on the cached arrays, three times over
+        cached.set_epoch(epoch), fresh.set_epoch(epoch)
+        for i in range(len(cached)):
+            assert all(torch.equal(a, b) for a, b in zip(cached[i], fresh[i], strict=True))
+    assert len(cached._prepared) == len(SRC.ids) and not fresh._prepared
+    for k, (image, target) in cached._prepared.items():  # no transform wrote into the cache
+        assert np.array_equal(image, before[k][0]) and np.array_equal(target, before[k][1])
+    one = cached._prepared[cached.indices[0]]
+    capped = make(cache_bytes=one[0].nbytes + one[1].nbytes)
+    for i in range(len(capped)):
+        capped[i]
+    assert len(capped._prepared) == 1  # the cap holds
+
+
 def test_workers_give_the_same_batches() -> None:
     def batches(workers: int, epoch: int) -> list[torch.Tensor]:
         ds = make(patch_size=(24, 24))

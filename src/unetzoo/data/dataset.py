@@ -38,6 +38,10 @@ def random_patch(
     return image[y : y + size[0], x : x + size[1]], mask[y : y + size[0], x : x + size[1]]
 
 
+CACHE_BYTES = 2 << 30
+"""Default memory for prepared samples (:class:`SegmentationDataset`): 2 GiB holds DSB 2018's 519 images."""
+
+
 class TargetEncoder(Protocol):
     """Turns instance labels into the class map a network learns (an instance head, :mod:`unetzoo.instances`)."""
 
@@ -61,7 +65,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         resize: shorthand for ``Resampling("resize", size=resize)``.
         seed: base seed of all sample randomness.
         targets: an instance head: each sample's target is its encoded instance labels (encoded at the stored
-            size, then resampled like a mask) instead of its mask; encoded once per sample and kept.
+            size, then resampled like a mask) instead of its mask.
+        cache_bytes: each sample's prepared whole image and target (read, resampled, normalized, encoded: all
+            deterministic) are kept in memory until they fill this many bytes, so later epochs only crop and
+            augment; samples past the cap are prepared afresh each time. Each DataLoader worker keeps its own.
     """
 
     def __init__(
@@ -75,6 +82,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         resize: tuple[int, int] | None = None,
         seed: int = 0,
         targets: TargetEncoder | None = None,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         index = {sample: k for k, sample in enumerate(src.ids)}
         unknown = [sample for sample in ids if sample not in index]
@@ -92,7 +100,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.resampling = Resampling("resize", size=resize) if resize else (resampling or Resampling())
         self.seed = seed
         self.targets = targets
-        self._encoded: dict[int, np.ndarray] = {}
+        self.cache_bytes = cache_bytes
+        self._prepared: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cached_bytes = 0
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
     def __len__(self) -> int:
@@ -114,18 +124,25 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         """Sample ``k``'s target at ``shape``: its mask, or its encoded instance labels."""
         if self.targets is None:
             return resize_labels(mask, shape, self.src.classes)
-        if k not in self._encoded:
-            labels = require_instances(self.src, k)
-            self._encoded[k] = resize_labels(self.targets.encode(labels), shape, self.targets.classes)
-        return self._encoded[k]
+        return resize_labels(self.targets.encode(require_instances(self.src, k)), shape, self.targets.classes)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        k = self.indices[i]
+    def prepared(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``k`` before cropping: its normalized ``HxWxC`` float32 image and its target at the working
+        scale, from the cache when it is there."""
+        if k in self._prepared:
+            return self._prepared[k]
         image, mask = self.src.load(k)
         if not self.resampling.is_native:
             image = apply_to_image(image, self.resampling)
-        mask = self.target(k, mask, image.shape[:2])
-        image = self.preprocess.transform(image)
+        pair = self.preprocess.transform(image), self.target(k, mask, image.shape[:2])
+        size = pair[0].nbytes + pair[1].nbytes
+        if self._cached_bytes + size <= self.cache_bytes:
+            self._prepared[k] = pair
+            self._cached_bytes += size
+        return pair
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.prepared(self.indices[i])
         rng = self.rng(i)
         if self.patch_size:
             image, mask = random_patch(image, mask, self.patch_size, rng)
