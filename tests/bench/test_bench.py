@@ -171,6 +171,24 @@ def test_onnx_engines_match_eager(name: str) -> None:
     assert correlation > 0.7, f"INT8 logits correlate with eager's at only {correlation:.2f}"
 
 
+@pytest.mark.parametrize("name", ["ulite", "unet_sharp"])
+def test_openvino_engines_match_eager(name: str) -> None:
+    """``openvino`` reproduces eager logits on the exported graph; ``openvino-bf16`` follows them at bf16
+    precision (8 bits of mantissa: the logits correlate and agree to 2% of their scale)."""
+    torch.manual_seed(0)
+    model = _randomize_norms(build_model(name)).eval()
+    x = torch.randn(2, 3, 40, 36)
+    with torch.inference_mode():
+        eager = model(x).numpy()
+    out = get_engine("openvino").build(model, x, 1)(x)
+    assert isinstance(out, np.ndarray) and out.shape == eager.shape
+    assert np.abs(out - eager).max() < 1e-3 * max(1.0, float(np.abs(eager).max()))
+    bf16 = get_engine("openvino-bf16").build(model, x, 1)(x.numpy())
+    assert bf16.shape == eager.shape
+    assert np.corrcoef(bf16.ravel(), eager.ravel())[0, 1] > 0.98
+    assert np.abs(bf16 - eager).max() < 0.02 * max(1.0, float(np.abs(eager).max()))
+
+
 def test_onnx_engine_refuses_foreign_modules() -> None:
     with pytest.raises(UnetzooError, match="not a unetzoo model"):
         get_engine("onnx").build(nn.Conv2d(3, 1, 1), torch.randn(1, 3, 8, 8), 1)

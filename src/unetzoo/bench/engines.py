@@ -48,8 +48,15 @@ class Engine:
     build: Builder
 
 
-PROVIDERS: dict[str, str] = {"onnx": "unetzoo.deploy.engines", "onnx-int8": "unetzoo.deploy.engines"}
+PROVIDERS: dict[str, str] = {
+    "onnx": "unetzoo.deploy.engines",
+    "onnx-int8": "unetzoo.deploy.engines",
+    "openvino": "unetzoo.deploy.openvino",
+    "openvino-bf16": "unetzoo.deploy.openvino",
+}
 """Planned engine -> module that registers it when imported (the deployment issue)."""
+EXTRAS: dict[str, str] = {"unetzoo.deploy.engines": "export", "unetzoo.deploy.openvino": "openvino"}
+"""Provider module -> the optional dependency group (``pip install 'unetzoo[GROUP]'``) its imports need."""
 
 _ENGINES: dict[str, Engine] = {}
 
@@ -81,7 +88,7 @@ def get_engine(name: str) -> Engine:
             if exc.name is not None and module.startswith(exc.name):
                 raise UnetzooError(f"engine {name!r} is not available yet: it comes with {module}") from None
             raise UnetzooError(
-                f"engine {name!r} needs the package {exc.name!r}: pip install 'unetzoo[export]'"
+                f"engine {name!r} needs the package {exc.name!r}: pip install 'unetzoo[{EXTRAS[module]}]'"
             ) from None
     if name not in _ENGINES:
         raise UnetzooError(f"unknown engine {name!r}; choose from: {', '.join(list_engines())}", exit_code=2)
