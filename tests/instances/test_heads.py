@@ -59,6 +59,8 @@ def test_contact_pixels_are_where_two_objects_touch() -> None:
     assert contact.sum() == 8  # nothing where an object meets background (the outer contour, the lone one)
     classes = contact_levels(labels, 4)
     assert (classes[contact] == 5).all() and (classes[~contact] == distance_levels(labels, 4)[~contact]).all()
+    top_id = np.where(labels == 3, np.iinfo(np.uint16).max, labels).astype(np.uint16)  # ids may fill the dtype
+    assert (contact_pixels(top_id) == contact).all()
 
 
 def test_contact_pixels_against_brute_force() -> None:
