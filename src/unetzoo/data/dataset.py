@@ -39,7 +39,7 @@ def random_patch(
 
 
 CACHE_BYTES = 2 << 30
-"""Default memory for prepared samples (:class:`SegmentationDataset`): 2 GiB holds DSB 2018's 519 images."""
+"""Default memory for prepared samples (:class:`SegmentationDataset`): DSB 2018's 519 images take 1 GiB."""
 
 
 class TargetEncoder(Protocol):

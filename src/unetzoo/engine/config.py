@@ -78,7 +78,7 @@ class TrainConfig:
     deterministic: bool = True
     num_workers: int = 0
     grad_clip: float | None = 1.0
-    early_stopping: int | None = None  # patience in epochs without val Dice improvement
+    early_stopping: int | None = None  # patience: validations (not epochs) without a better val Dice
     nan_policy: str = "stop"  # stop | skip
     threshold: float = 0.5
     val_every: int = 1
