@@ -60,6 +60,22 @@ def test_cached_samples_equal_fresh_ones_and_survive_augmentation() -> None:
     assert len(capped._prepared) == 1  # the cap holds
 
 
+def test_an_epoch_longer_than_the_data_draws_every_repeat_afresh() -> None:
+    from unetzoo.engine.sampling import EpochSampler
+
+    ds = make(patch_size=(32, 32))
+    sampler = EpochSampler(len(ds), samples=4 * len(ds), seed=0)
+    draws = list(sampler)
+    assert sorted(draws) == list(range(4 * len(ds)))  # four passes, each draw id once
+    assert np.bincount(np.array(draws) % len(ds)).tolist() == [4] * len(ds)  # each sample four times
+    images = [ds[i][0] for i in draws]
+    distinct = {image.numpy().tobytes() for image in images}
+    assert len(distinct) == len(images)  # no two draws alike: repeats get crops and augmentations of their own
+    first, again = ds[1], ds[1 + len(ds)]
+    assert not torch.equal(first[0], again[0])
+    assert ds.prepared(ds.indices[1]) is ds.prepared(ds.indices[(1 + len(ds)) % len(ds)])  # the same sample
+
+
 def test_workers_give_the_same_batches() -> None:
     def batches(workers: int, epoch: int) -> list[torch.Tensor]:
         ds = make(patch_size=(24, 24))

@@ -142,7 +142,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return pair
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.prepared(self.indices[i])
+        """Draw ``i``: sample ``i mod len(self)``, cropped and augmented by the stream of ``i`` (a sampler that
+        draws a sample twice in one epoch passes ``i + len(self)`` the second time:
+        :class:`unetzoo.engine.sampling.EpochSampler`)."""
+        image, mask = self.prepared(self.indices[i % len(self.indices)])
         rng = self.rng(i)
         if self.patch_size:
             image, mask = random_patch(image, mask, self.patch_size, rng)

@@ -12,6 +12,11 @@ from torch.utils.data import Sampler
 class EpochSampler(Sampler[int]):
     """Shuffled indices, reshuffled each epoch from (seed, epoch); ``samples`` per epoch (with repeats).
 
+    An epoch longer than the data runs through it several times; the ``r``-th pass yields ``index + r * n``, a
+    draw id of its own, so that :class:`~unetzoo.data.SegmentationDataset` (which serves draw ``i`` as sample
+    ``i mod n`` with the augmentation stream of ``i``) crops and augments a repeated sample afresh. With plain
+    indices, a 30-image dataset in a 568-sample epoch gave 30 distinct samples, each 19 times.
+
     With ``world_size`` > 1, rank ``r`` takes every ``world_size``-th index of that one order starting at ``r``
     (as DistributedSampler does): when ``samples`` is a whole number of global batches and the global batch a
     multiple of ``world_size``, the ranks' k-th local batches together hold exactly a single process's k-th batch.
@@ -27,7 +32,7 @@ class EpochSampler(Sampler[int]):
     def __iter__(self):  # type: ignore[no-untyped-def]
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         reps = math.ceil(self.samples / self.n)
-        order = torch.cat([torch.randperm(self.n, generator=g) for _ in range(reps)])[: self.samples]
+        order = torch.cat([torch.randperm(self.n, generator=g) + r * self.n for r in range(reps)])[: self.samples]
         return iter(order[self.rank :: self.world_size].tolist())
 
     def __len__(self) -> int:
@@ -57,9 +62,10 @@ class CaseBlockSampler(EpochSampler):
         parts, drawn = [], 0
         while drawn < self.samples:
             shuffled = numbers[torch.randperm(len(numbers), generator=g)]
+            repeat = drawn // self.n * self.n  # the pass's draw-id offset (see EpochSampler)
             for start in range(0, len(shuffled), self.block):
                 members = torch.isin(self.cases, shuffled[start : start + self.block]).nonzero()[:, 0]
-                parts.append(members[torch.randperm(len(members), generator=g)])
+                parts.append(members[torch.randperm(len(members), generator=g)] + repeat)
                 drawn += len(members)
         order = torch.cat(parts)[: self.samples]
         return iter(order[self.rank :: self.world_size].tolist())
