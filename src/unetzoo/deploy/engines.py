@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from unetzoo.bench.engines import Batch, Engine, Runner, register_engine
+from unetzoo.bench.engines import Batch, Builder, Engine, Runner, register_engine
 from unetzoo.deploy.export import DEFAULT_OPSET, INPUT_NAME, padding_rule, prepare, serialize
 from unetzoo.deploy.runtime import open_session
 from unetzoo.deploy.tiling import padded_runner
@@ -58,10 +59,10 @@ def onnx_bytes(model: nn.Module, *, int8: bool = False) -> bytes:
         return quantized.read_bytes()
 
 
-def onnx_runner(model: nn.Module, threads: int, *, int8: bool = False) -> Runner:
-    """``run(batch)`` -> logits (N, K, H, W) numpy, through onnxruntime with ``threads`` intra-op threads."""
-    session = open_session(onnx_bytes(model, int8=int8), threads, f"{type(model).__name__} (in-memory export)")
-    forward = padded_runner(lambda x: session.run(None, {INPUT_NAME: x})[0], padding_rule(model))  # type: ignore[arg-type]
+def numpy_runner(infer: Callable[[np.ndarray], np.ndarray], model: nn.Module) -> Runner:
+    """``run(batch)`` for a NumPy ``infer`` of an exported graph: tensors or arrays in, the batch mirror-padded
+    and the logits cropped by ``model``'s padding rule, as :class:`~unetzoo.deploy.runtime.OnnxSegmenter` does."""
+    forward = padded_runner(infer, padding_rule(model))
 
     def run(batch: Batch) -> np.ndarray:
         return forward(batch.numpy() if isinstance(batch, torch.Tensor) else batch)
@@ -69,13 +70,17 @@ def onnx_runner(model: nn.Module, threads: int, *, int8: bool = False) -> Runner
     return run
 
 
-def _fp32(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    return onnx_runner(model, threads)
+def onnx_runner(model: nn.Module, threads: int, *, int8: bool = False) -> Runner:
+    """``run(batch)`` -> logits (N, K, H, W) numpy, through onnxruntime with ``threads`` intra-op threads."""
+    session = open_session(onnx_bytes(model, int8=int8), threads, f"{type(model).__name__} (in-memory export)")
+    return numpy_runner(lambda x: session.run(None, {INPUT_NAME: x})[0], model)  # type: ignore[return-value]
 
 
-def _int8(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    return onnx_runner(model, threads, int8=True)
+def _onnx(int8: bool) -> Builder:
+    return lambda model, example, threads: onnx_runner(model, threads, int8=int8)
 
 
-register_engine(Engine("onnx", "onnxruntime fp32, the `unetzoo export` graph", _fp32))
-register_engine(Engine("onnx-int8", "onnxruntime INT8 (static QDQ), the `unetzoo export --int8` graph", _int8))
+register_engine(Engine("onnx", "onnxruntime fp32, the `unetzoo export` graph", _onnx(int8=False)))
+register_engine(
+    Engine("onnx-int8", "onnxruntime INT8 (static QDQ), the `unetzoo export --int8` graph", _onnx(int8=True))
+)

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 import openvino
-import torch
 from torch import nn
 
-from unetzoo.bench.engines import Batch, Engine, Runner, register_engine
-from unetzoo.deploy.engines import onnx_bytes
-from unetzoo.deploy.export import padding_rule
-from unetzoo.deploy.tiling import padded_runner
+from unetzoo.bench.engines import Builder, Engine, Runner, register_engine
+from unetzoo.deploy.engines import numpy_runner, onnx_bytes
 
 
 def openvino_runner(model: nn.Module, threads: int, *, bf16: bool = False) -> Runner:
@@ -39,21 +36,14 @@ def openvino_runner(model: nn.Module, threads: int, *, bf16: bool = False) -> Ru
     def infer(x: np.ndarray) -> np.ndarray:
         return np.asarray(request.infer({0: np.ascontiguousarray(x, dtype=np.float32)})[0]).copy()
 
-    forward = padded_runner(infer, padding_rule(model))
-
-    def run(batch: Batch) -> np.ndarray:
-        return forward(batch.numpy() if isinstance(batch, torch.Tensor) else batch)
-
-    return run
+    return numpy_runner(infer, model)
 
 
-def _fp32(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    return openvino_runner(model, threads)
+def _openvino(bf16: bool) -> Builder:
+    return lambda model, example, threads: openvino_runner(model, threads, bf16=bf16)
 
 
-def _bf16(model: nn.Module, example: torch.Tensor, threads: int) -> Runner:
-    return openvino_runner(model, threads, bf16=True)
-
-
-register_engine(Engine("openvino", "OpenVINO CPU plugin fp32, the `unetzoo export` graph", _fp32))
-register_engine(Engine("openvino-bf16", "OpenVINO CPU plugin, bf16 inference precision where the CPU has it", _bf16))
+register_engine(Engine("openvino", "OpenVINO CPU plugin fp32, the `unetzoo export` graph", _openvino(bf16=False)))
+register_engine(
+    Engine("openvino-bf16", "OpenVINO CPU plugin, bf16 inference precision where the CPU has it", _openvino(bf16=True))
+)
