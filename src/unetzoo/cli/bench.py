@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--engines",
         type=_names,
         default=["eager"],
-        help="comma-separated: eager, eager-fused, eager-bf16, compiled, compiled-bf16, onnx, onnx-int8",
+        help="comma-separated: eager, eager-fused, eager-bf16, compiled, compiled-bf16, onnx, onnx-int8, "
+        "openvino, openvino-bf16",
     )
     a("--peers", type=_names, default=[], help="add peer models, e.g. 'monai'")
     a("--runs", type=int, default=20, help="timed latency runs after warm-up (>= 20 for the published protocol)")
