@@ -62,7 +62,7 @@ class CaseBlockSampler(EpochSampler):
         parts, drawn = [], 0
         while drawn < self.samples:
             shuffled = numbers[torch.randperm(len(numbers), generator=g)]
-            repeat = drawn // self.n * self.n  # the pass's draw-id offset (see EpochSampler)
+            repeat = drawn  # a pass draws every sample once, so its draw ids start here (see EpochSampler)
             for start in range(0, len(shuffled), self.block):
                 members = torch.isin(self.cases, shuffled[start : start + self.block]).nonzero()[:, 0]
                 parts.append(members[torch.randperm(len(members), generator=g)] + repeat)
