@@ -118,7 +118,7 @@ def test_mask_values_survive_the_pipeline() -> None:
 class RecordingHead:
     """The distance head, keeping every label image it is asked to encode."""
 
-    classes = DistanceHead.classes
+    classes = DistanceHead().classes
 
     def __init__(self) -> None:
         self.seen: list[np.ndarray] = []
@@ -143,7 +143,7 @@ def test_instance_targets_are_encoded_from_the_objects_the_patch_shows() -> None
         for obj in range(1, int(labels.max()) + 1):
             piece = labels == obj
             assert ndimage.label(piece)[1] == 1  # every 4-connected piece is an object of its own
-            assert int(target.numpy()[piece].max()) == DistanceHead.levels  # ...with its own centre
+            assert int(target.numpy()[piece].max()) == DistanceHead.LEVELS  # ...with its own centre
         cut += int(labels.max())
     assert cut > 2 * len(ds)
 

@@ -47,7 +47,8 @@ CACHE_BYTES = 2 << 30
 class TargetEncoder(Protocol):
     """Turns instance labels into the class map a network learns (an instance head, :mod:`unetzoo.instances`)."""
 
-    classes: int
+    @property
+    def classes(self) -> int: ...
 
     def encode(self, labels: np.ndarray) -> np.ndarray: ...
 

@@ -7,7 +7,7 @@ classes: the engine trains it like a multi-class model (``unetzoo train --task i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -16,13 +16,16 @@ from unetzoo.instances.decode import Decoding, seeded_watershed
 from unetzoo.instances.targets import INTERIOR, boundary_classes, contact_levels, distance_levels
 
 
-@dataclass(frozen=True)
 class InstanceHead:
-    """Base class: ``classes`` output classes (0 = background), their names, a target and a seed map."""
+    """Base class: a name, the names of its output classes (0 = background), a target and a seed map."""
 
-    name: str
-    classes: int
-    class_names: tuple[str, ...]
+    name: ClassVar[str]
+    class_names: ClassVar[tuple[str, ...]]
+
+    @property
+    def classes(self) -> int:
+        """Output classes of the network."""
+        return len(self.class_names)
 
     def encode(self, labels: np.ndarray) -> np.ndarray:
         """Instance labels ``HxW`` -> the class map the network learns."""
@@ -37,13 +40,11 @@ class InstanceHead:
         return seeded_watershed(self.seed_map(probs), 1.0 - probs[0] > params.foreground, params)
 
 
-@dataclass(frozen=True)
 class BoundaryHead(InstanceHead):
     """Background / interior / boundary (Caicedo et al. 2019); seeds: the interior probability."""
 
-    name: str = "boundary"
-    classes: int = 3
-    class_names: tuple[str, ...] = ("background", "interior", "boundary")
+    name = "boundary"
+    class_names = ("background", "interior", "boundary")
 
     def encode(self, labels: np.ndarray) -> np.ndarray:
         return boundary_classes(labels)
@@ -52,38 +53,33 @@ class BoundaryHead(InstanceHead):
         return probs[INTERIOR]
 
 
-@dataclass(frozen=True)
 class DistanceHead(InstanceHead):
-    """Normalised distance to the object border in ``classes - 1`` levels (Deep Watershed Transform, Bai and
-    Urtasun 2017); seeds: the expected normalised distance ``sum_k p_k * k / levels``."""
+    """Normalised distance to the object border in ``LEVELS`` levels (Deep Watershed Transform, Bai and Urtasun
+    2017); seeds: the expected normalised distance ``sum_k p_k * k / LEVELS``."""
 
-    name: str = "distance"
-    classes: int = 5
-    class_names: tuple[str, ...] = ("background", "level1", "level2", "level3", "level4")
-
-    levels: int = 4
+    LEVELS: ClassVar[int] = 4
+    name = "distance"
+    class_names = ("background", *(f"level{k}" for k in range(1, LEVELS + 1)))
 
     def encode(self, labels: np.ndarray) -> np.ndarray:
-        return distance_levels(labels, self.levels)
+        return distance_levels(labels, self.LEVELS)
 
     def seed_map(self, probs: np.ndarray) -> np.ndarray:
         weights = np.zeros(self.classes, np.float32)  # a contact class (ContactHead) weighs 0, as background
-        weights[: self.levels + 1] = np.arange(self.levels + 1) / self.levels
+        weights[: self.LEVELS + 1] = np.arange(self.LEVELS + 1) / self.LEVELS
         return np.tensordot(weights, probs, axes=1)
 
 
-@dataclass(frozen=True)
 class ContactHead(DistanceHead):
     """The distance levels plus a contact class where objects touch (:func:`~unetzoo.instances.targets.contact_levels`);
     seeds: the expected normalised distance, with contact pixels at 0, so the seed map dips to the floor between
     touching objects and the watershed splits them there."""
 
-    name: str = "contact"
-    classes: int = 6
-    class_names: tuple[str, ...] = ("background", "level1", "level2", "level3", "level4", "contact")
+    name = "contact"
+    class_names = (*DistanceHead.class_names, "contact")
 
     def encode(self, labels: np.ndarray) -> np.ndarray:
-        return contact_levels(labels, self.levels)
+        return contact_levels(labels, self.LEVELS)
 
 
 HEADS: dict[str, InstanceHead] = {head.name: head for head in (BoundaryHead(), DistanceHead(), ContactHead())}
