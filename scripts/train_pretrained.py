@@ -65,6 +65,11 @@ def run(out: Path, **options: Any) -> dict[str, Any]:
     return {**summary, "git_commit": noted.read_text().strip() if noted.exists() else "unknown"}
 
 
+def planned_threads(out: Path) -> int:
+    """The threads run ``out`` trained with (its plan), whatever this packaging call was given."""
+    return int(json.loads((out / "plan.json").read_text())["threads"])
+
+
 def git_commit() -> str:
     result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
     return result.stdout.strip() or "unknown"
@@ -128,13 +133,15 @@ def main() -> None:
             f"{len(source) - len(val)} with the same recipe",
         },
         recipe={
-            "command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+            "command": " ".join(  # this call; the runs' own threads are recorded below
+                shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]
+            ),
             **{f"{name}_git_commit": r["git_commit"] for name, r in runs},
             "packaged_at_git_commit": git_commit(),
             "data_fingerprint": load_checkpoint(shipped).get("data_fingerprint"),
             "resampling": load_checkpoint(shipped).get("resampling"),  # the working scale it was trained at
             "torch": torch.__version__,
-            "threads": args.threads,
+            **{f"{name}_threads": planned_threads(work / name) for name, _ in runs},
             **{f"{name}_steps": r["global_steps"] for name, r in runs},
             **{f"{name}_seconds": r["elapsed_seconds"] for name, r in runs},
         },
