@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage
 from skimage.draw import disk
 from skimage.morphology import h_maxima, reconstruction
+from skimage.segmentation import find_boundaries
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import HEADS, Decoding, components, get_head, seeded_watershed
@@ -17,6 +18,7 @@ from unetzoo.instances.targets import (
     contact_levels,
     contact_pixels,
     distance_levels,
+    inner_boundary,
     normalised_distance,
 )
 from unetzoo.instances.tune import tune
@@ -38,6 +40,13 @@ def touching_discs(rng: np.random.Generator, n: int = 12, size: int = 128) -> np
 
 def one_hot(classes: np.ndarray, k: int) -> np.ndarray:
     return np.eye(k, dtype=np.float32)[classes].transpose(2, 0, 1)
+
+
+def test_inner_boundary_equals_skimage() -> None:
+    rng = np.random.default_rng(4)
+    for labels in (touching_discs(rng), rng.integers(0, 4, (30, 41)), np.ones((5, 7), np.int32)):
+        want = find_boundaries(labels, connectivity=1, mode="inner") & (labels > 0)
+        assert np.array_equal(inner_boundary(labels), want)
 
 
 def test_boundary_classes_separate_touching_objects() -> None:
