@@ -22,7 +22,7 @@ from unetzoo.instances.segmenter import InstanceSegmenter
 from unetzoo.instances.tune import tune
 from unetzoo.metrics import compute_all
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
-from unetzoo.utils.resample import resize_instances
+from unetzoo.utils.resample import resize_labels
 
 
 def evaluate_instances(
@@ -42,7 +42,7 @@ def evaluate_instances(
         row: dict[str, Any] = {"id": source.ids[i]}
         if loss_fn is not None and model.head is not None:
             x = segmenter.network_input(image, where)
-            target = model.head.encode(resize_instances(truth, tuple(x.shape[1:])))  # as training encodes
+            target = resize_labels(model.head.encode(truth), tuple(x.shape[1:]), model.head.classes)
             with torch.inference_mode():
                 logits = segmenter.model(x[None])
                 row["loss"] = float(loss_fn(logits, torch.from_numpy(target.astype(np.int64))[None]))
