@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy import ndimage
 from torch.utils.data import DataLoader
 
 from unetzoo.data import Preprocess, SegmentationDataset, build_augment, open_source
 from unetzoo.errors import UnetzooError
-from unetzoo.instances.heads import DistanceHead
 
 SRC = open_source("synthetic:nuclei?n=6&size=40x56")
 
@@ -113,44 +111,3 @@ def test_mask_values_survive_the_pipeline() -> None:
         image, mask = ds[i]
         assert torch.isfinite(image).all()
         assert set(np.unique(mask.numpy())) <= {0, 1}
-
-
-class RecordingHead:
-    """The distance head, keeping every label image it is asked to encode."""
-
-    classes = DistanceHead().classes
-
-    def __init__(self) -> None:
-        self.seen: list[np.ndarray] = []
-
-    def encode(self, labels: np.ndarray) -> np.ndarray:
-        self.seen.append(labels.copy())
-        return DistanceHead().encode(labels)
-
-
-def test_instance_targets_are_encoded_from_the_objects_the_patch_shows() -> None:
-    head = RecordingHead()
-    whole = make(augment=None, targets=head)
-    _, target = whole[0]
-    assert np.array_equal(target.numpy(), DistanceHead().encode(SRC.read_instances(0)))
-    ds = make(patch_size=(24, 24), targets=head)
-    cut = 0
-    for i in range(2 * len(ds)):  # crops cut objects; flips, warps and mirrored borders move and copy them
-        _, target = ds[i]
-        labels = head.seen[-1]
-        assert labels.shape == target.shape == (24, 24)
-        assert np.array_equal(target.numpy(), DistanceHead().encode(labels))
-        for obj in range(1, int(labels.max()) + 1):
-            piece = labels == obj
-            assert ndimage.label(piece)[1] == 1  # every 4-connected piece is an object of its own
-            assert int(target.numpy()[piece].max()) == DistanceHead.LEVELS  # ...with its own centre
-        cut += int(labels.max())
-    assert cut > 2 * len(ds)
-
-
-def test_instance_targets_follow_the_working_scale() -> None:
-    head = RecordingHead()
-    ds = make(augment=None, targets=head, resize=(20, 28))
-    _, target = ds[0]
-    assert target.shape == (20, 28) and np.array_equal(target.numpy(), DistanceHead().encode(head.seen[-1]))
-    assert set(np.unique(head.seen[-1])) <= set(np.unique(SRC.read_instances(0)))  # ids are kept, not blended

@@ -8,14 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from unetzoo.errors import UnetzooError
-from unetzoo.utils.resample import (
-    Resampling,
-    apply_to_image,
-    probabilities_back,
-    resize,
-    resize_instances,
-    resize_labels,
-)
+from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back, resize, resize_labels
 
 
 def _torch_reference(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -76,14 +69,3 @@ def test_resampling_record() -> None:
         Resampling("resize", size=(4, 64))
     with pytest.raises(UnetzooError, match="unknown keys"):
         Resampling.from_dict({"mode": "native", "zoom": 2})
-
-
-def test_resize_instances_keeps_ids_exact() -> None:
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 300, (30, 41)).astype(np.int32)
-    for size in ((30, 41), (60, 82), (15, 20), (7, 100)):
-        out = resize_instances(labels, size)
-        assert out.shape == size and out.dtype == labels.dtype
-        assert set(np.unique(out)) <= set(np.unique(labels))
-    assert np.array_equal(resize_instances(labels, (60, 82))[::2, ::2], labels)  # doubling copies each pixel
-    assert np.array_equal(resize_instances(labels, (15, 41)), labels[1::2])  # halving: the row under each centre

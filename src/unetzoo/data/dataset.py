@@ -1,5 +1,4 @@
-"""The torch ``Dataset``: load -> resample -> preprocess (whole image) -> random patch -> augment -> (instance
-targets: encode) -> tensors.
+"""The torch ``Dataset``: load -> resample -> preprocess (whole image) -> random patch -> augment -> tensors.
 
 Randomness is reproducible with any number of DataLoader workers: sample ``i`` of epoch ``e`` draws everything
 (patch position, augmentation) from ``np.random.default_rng([seed, e, i])``. Call :meth:`set_epoch` before
@@ -13,7 +12,6 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from skimage.measure import label as label_pieces
 from torch.utils.data import Dataset
 
 from unetzoo.data.augment import Transform
@@ -21,7 +19,7 @@ from unetzoo.data.instances import require_instances
 from unetzoo.data.preprocess import Preprocess
 from unetzoo.data.source import Source
 from unetzoo.errors import UnetzooError
-from unetzoo.utils.resample import Resampling, apply_to_image, resize_instances, resize_labels
+from unetzoo.utils.resample import Resampling, apply_to_image, resize_labels
 
 
 def random_patch(
@@ -53,14 +51,6 @@ class TargetEncoder(Protocol):
     def encode(self, labels: np.ndarray) -> np.ndarray: ...
 
 
-def encode_visible(head: TargetEncoder, labels: np.ndarray) -> np.ndarray:
-    """Cropped and augmented instance labels -> ``head``'s class map. Each 4-connected piece of an id is first made
-    an object of its own: a crop or a warp can cut an object in two, and a mirrored border copies the objects next
-    to it; each piece the network sees then gets its own centre, as at inference, where every object is decoded
-    from its own seed."""
-    return head.encode(label_pieces(labels, background=0, connectivity=1))
-
-
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Samples ``ids`` of ``src`` as ``(FloatTensor CxHxW, LongTensor HxW)``.
 
@@ -75,12 +65,11 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             inference engines resample their inputs.
         resize: shorthand for ``Resampling("resize", size=resize)``.
         seed: base seed of all sample randomness.
-        targets: an instance head: each sample's target is its instance labels instead of its mask, resampled by
-            nearest neighbour, cropped and augmented with the image, then encoded by the head
-            (:func:`encode_visible`), so the target describes the objects the network sees.
-        cache_bytes: each sample's prepared whole image and target (read, resampled, normalized: all deterministic)
-            are kept in memory until they fill this many bytes, so later epochs only crop and augment;
-            samples past the cap are prepared afresh each time. Each DataLoader worker keeps its own.
+        targets: an instance head: each sample's target is its encoded instance labels (encoded at the stored
+            size, then resampled like a mask) instead of its mask.
+        cache_bytes: each sample's prepared whole image and target (read, resampled, normalized, encoded: all
+            deterministic) are kept in memory until they fill this many bytes, so later epochs only crop and
+            augment; samples past the cap are prepared afresh each time. Each DataLoader worker keeps its own.
     """
 
     def __init__(
@@ -133,10 +122,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return np.random.default_rng([self.seed, self.epoch, i])
 
     def target(self, k: int, mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """Sample ``k``'s target at ``shape`` before cropping: its mask, or its instance labels."""
+        """Sample ``k``'s target at ``shape``: its mask, or its encoded instance labels."""
         if self.targets is None:
             return resize_labels(mask, shape, self.src.classes)
-        return resize_instances(require_instances(self.src, k), shape)
+        return resize_labels(self.targets.encode(require_instances(self.src, k)), shape, self.targets.classes)
 
     def prepared(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``k`` before cropping: its normalized ``HxWxC`` float32 image and its target at the working
@@ -163,7 +152,5 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             image, mask = random_patch(image, mask, self.patch_size, rng)
         if self.augment is not None:
             image, mask = self.augment(image, mask, rng)
-        if self.targets is not None:
-            mask = encode_visible(self.targets, mask)
         image = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
         return torch.from_numpy(image), torch.from_numpy(np.ascontiguousarray(mask, dtype=np.int64))

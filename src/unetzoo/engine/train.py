@@ -323,7 +323,7 @@ class Trainer:
             sampler=self.sampler,
             num_workers=c.num_workers,
             drop_last=True,
-            persistent_workers=c.num_workers > 0,  # workers keep their prepared samples; the epoch is shared memory
+            persistent_workers=c.num_workers > 0,  # workers keep their encoded targets; the epoch is shared memory
         )
 
     # -- checkpoints -----------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Training targets of the instance heads: an instance label image (0 = background, 1..N) as a class map.
 
-Every target is a class map, so an instance head trains with the engine's own losses; the dataset crops and
-augments the instance labels with the image and encodes what remains
-(:func:`unetzoo.data.dataset.encode_visible`); only decoding (:mod:`unetzoo.instances.decode`) is new.
+Both targets are class maps, so an instance head trains with the engine's own losses, augmentation and
+resampling (a class map survives nearest-neighbour warps and the per-class area vote of
+:func:`unetzoo.utils.resample.resize_labels`); only decoding (:mod:`unetzoo.instances.decode`) is new.
 
 * :func:`boundary_classes`: background / interior / boundary, the three-class target of Caicedo et al.
   (Cytometry A 2019, "Evaluation of deep learning strategies for nucleus segmentation in fluorescence images"),

@@ -83,17 +83,6 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int], classes: int) -> np
     return resize(planes, size).argmax(axis=-1).astype(labels.dtype)
 
 
-def resize_instances(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an ``HxW`` instance label image by nearest neighbour (each output pixel centre reads the input pixel
-    it falls in): ids stay exact and no object is voted away by its neighbours, as scaling a label image does in
-    StarDist and Cellpose; an object thinner than the scale step may lose pixels."""
-    if labels.shape == tuple(size):
-        return labels
-    rows = ((np.arange(size[0]) + 0.5) * labels.shape[0] / size[0]).astype(np.intp)
-    cols = ((np.arange(size[1]) + 0.5) * labels.shape[1] / size[1]).astype(np.intp)
-    return labels[rows[:, None], cols[None, :]]
-
-
 @dataclass(frozen=True)
 class Resampling:
     """How a run rescales every image before the network, and back after it.
