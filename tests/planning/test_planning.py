@@ -15,7 +15,8 @@ from unetzoo.cli import main
 from unetzoo.data import open_source
 from unetzoo.planning import load_plan, make_plan, rules
 from unetzoo.planning.cost import ModelCost
-from unetzoo.planning.fingerprint import boundary_pixels, cached_fingerprint, compute_fingerprint
+from unetzoo.planning.fingerprint import cached_fingerprint, compute_fingerprint
+from unetzoo.utils.edges import boundary_pixels
 from unetzoo.utils.resample import Resampling
 
 # A network that takes 1 microsecond per training pixel plus 10 ms a step, 1 KB of activations per pixel.

@@ -23,22 +23,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from unetzoo.utils.edges import boundary_pixels
+
 INTERIOR, BOUNDARY = 1, 2
 _CROSS = ndimage.generate_binary_structure(2, 1)
 
 
 def inner_boundary(labels: np.ndarray) -> np.ndarray:
     """Object pixels with a 4-neighbour of another id (background included; outside the image does not count):
-    a 1-pixel contour per object, so two touching objects are separated by two boundary pixels. The same as
-    ``skimage.segmentation.find_boundaries(labels, connectivity=1, mode="inner") & (labels > 0)``, by four
-    shifted comparisons instead of a dilation and an erosion (0.2 against 1.4 ms at 256x320)."""
-    differs = np.zeros(labels.shape, bool)
-    vertical, horizontal = labels[1:] != labels[:-1], labels[:, 1:] != labels[:, :-1]
-    differs[1:] |= vertical
-    differs[:-1] |= vertical
-    differs[:, 1:] |= horizontal
-    differs[:, :-1] |= horizontal
-    return differs & (labels > 0)
+    a 1-pixel contour per object, so two touching objects are separated by two boundary pixels."""
+    return boundary_pixels(labels) & (labels > 0)
 
 
 def boundary_classes(labels: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from scipy import ndimage as ndi
 from unetzoo.data.source import Source, effective_channels
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.cache import cache_dir
+from unetzoo.utils.edges import boundary_pixels
 
 VERSION = 1
 MAX_MASKS = 200
@@ -88,18 +89,6 @@ def _spread(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted({int(i) for i in np.linspace(0, n - 1, k).round()})
-
-
-def boundary_pixels(mask: np.ndarray) -> np.ndarray:
-    """Pixels with a 4-neighbour of another value (inner boundary of every region)."""
-    edge = np.zeros(mask.shape, dtype=bool)
-    vertical = mask[1:] != mask[:-1]
-    horizontal = mask[:, 1:] != mask[:, :-1]
-    edge[1:] |= vertical
-    edge[:-1] |= vertical
-    edge[:, 1:] |= horizontal
-    edge[:, :-1] |= horizontal
-    return edge
 
 
 def _mask_statistics(source: Source, indices: list[int]) -> dict[str, Any]:
