@@ -21,7 +21,7 @@ from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.predict import PredictOptions, predict_paths
 from unetzoo.engine.train import train
 from unetzoo.models import SegmentationModel
-from unetzoo.planning.fingerprint import boundary_pixels
+from unetzoo.utils.edges import boundary_pixels
 from unetzoo.utils.resample import Resampling
 
 DATA = "synthetic:nuclei?n=8&size=64"
@@ -96,6 +96,23 @@ def test_train_eval_predict_export_at_a_working_scale(tmp_path: Path, options: d
     runtime = OnnxSegmenter(onnx)
     assert runtime.resampling == segmenter.resampling
     np.testing.assert_allclose(runtime.probabilities(image), torch_probs, atol=1e-4)
+
+
+def test_a_budget_spent_between_epochs_still_validates_the_last_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget can run out after an epoch whose validation was skipped (by its checkpoint, say): that epoch
+    is the last, so it is validated before the run stops, and best.pt can be it."""
+    from unetzoo.engine import train as train_module
+
+    monkeypatch.setattr(train_module.Trainer, "_out_of_time", lambda self: self.epoch >= 3)  # after epoch 3
+    result = train(model="ulite", data="synthetic:nuclei?n=4&size=32", batch_size=2, patch_size=(32, 32),
+                   iters_per_epoch=1, val_every=2, budget="1h", out=str(tmp_path / "r"), progress=False)  # fmt: skip
+    history = load_checkpoint(result.last_checkpoint)["history"]
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert "val_dice" not in history[0] and "val_dice" in history[1]  # every second epoch, as asked
+    assert "val_dice" in history[2] and "val_time" in history[2]  # the last one too, though 3 % 2 != 0
+    assert result.summary["stop_reason"] == "budget"
 
 
 def test_validation_keeps_to_its_share_of_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

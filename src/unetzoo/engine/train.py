@@ -491,6 +491,31 @@ class Trainer:
             shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
             print(json.dumps(shown, default=_json_default), file=sys.stderr)
 
+    def _validate_into(self, row: dict[str, Any]) -> None:
+        """Add this epoch's validation metrics and their time to ``row``."""
+        started = time.monotonic()
+        row.update(self._validate())
+        row["val_time"] = time.monotonic() - started
+
+    def _record(self, row: dict[str, Any], last: Path, best: Path) -> None:
+        """Close an epoch: track the best Dice (early stopping, plateau), then checkpoint, then log (an epoch
+        that shows in log.json is always in last.pt)."""
+        dice = row.get("val_dice")
+        improved = dice is not None and dice > self.best_dice
+        if improved:
+            self.best_dice, self.stale_epochs = float(dice), 0
+        elif dice is not None:
+            self.stale_epochs += 1
+        if self.plateau and dice is not None:
+            self.plateau.step(float(dice))
+        self.history.append(row)
+        if self.ctx.is_main:
+            payload = self._payload(row)
+            save_checkpoint(last, payload)
+            if improved or not best.exists():
+                save_checkpoint(best, payload)
+            self._log(row)
+
     def run(self) -> RunResult:
         c = self.config
         loader = self._loader()
@@ -501,6 +526,11 @@ class Trainer:
         while c.epochs is None or self.epoch < c.epochs:
             if self._out_of_time():  # spent by the previous epoch's validation and checkpoints
                 self.stop_reason = "budget"
+                if self.history and "val_time" not in self.history[-1]:  # that epoch is the last: score it
+                    row = self.history.pop()
+                    self._validate_into(row)
+                    row["elapsed"] = self.elapsed()
+                    self._record(row, last, best)
                 break
             t0 = time.monotonic()
             self.val_dice_per_image = {}
@@ -510,28 +540,11 @@ class Trainer:
             if self.skipped_steps:
                 row["skipped_steps"] = self.skipped_steps
             if self._validation_due():
-                started = time.monotonic()
-                row.update(self._validate())
-                row["val_time"] = time.monotonic() - started
+                self._validate_into(row)
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["epoch_time"] = time.monotonic() - t0
             row["elapsed"] = self.elapsed()
-            dice = row.get("val_dice")
-            improved = dice is not None and dice > self.best_dice
-            if improved:
-                self.best_dice, self.stale_epochs = float(dice), 0
-            elif dice is not None:
-                self.stale_epochs += 1
-            if self.plateau and dice is not None:
-                self.plateau.step(float(dice))
-            # Checkpoint first, then the logs: an epoch that shows in log.json is always in last.pt.
-            self.history.append(row)
-            if self.ctx.is_main:
-                payload = self._payload(row)
-                save_checkpoint(last, payload)
-                if improved or not best.exists():
-                    save_checkpoint(best, payload)
-                self._log(row)
+            self._record(row, last, best)
             if c.early_stopping and self.stale_epochs >= c.early_stopping:
                 self.stop_reason = "early_stopping"
                 break
