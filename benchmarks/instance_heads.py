@@ -8,8 +8,8 @@ connected components) it runs ``unetzoo.engine.train.train(task="instances", hea
 which ends by choosing the post-processing on the validation split, then scores the best checkpoint on that
 split with :func:`unetzoo.engine.evaluate.evaluate` (``map``, ``ap50``, ``f1_50``, ``aji``, counts, Dice) and
 times the post-processing alone per image. Finished runs are reused (resumable); ``--retune`` chooses their
-post-processing again (after a change of the search) without training again. ``--augment`` and ``--lr`` override the
-plan's; ``--seed`` with ``--split-file`` (a run's ``split.json``) trains another seed on the same split.
+post-processing again (after a change of the search) without training again. ``--augment``, ``--lr`` and ``--scale``
+override the plan's; ``--seed`` with ``--split-file`` (a run's ``split.json``) trains another seed on the same split.
 Prints one Markdown table.
 """
 
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--retune", action="store_true", help="choose finished runs' post-processing again")
     parser.add_argument("--augment", help="augmentation preset (default: the plan's)")
     parser.add_argument("--lr", type=float, help="learning rate (default: the plan's)")
+    parser.add_argument("--scale", type=float, help="working scale (default: the plan's)")
     parser.add_argument("--seed", type=int, help="training seed (default 0; it also draws the split)")
     parser.add_argument("--split-file", help="a split JSON, to train another seed on the same split")
     args = parser.parse_args()
@@ -67,7 +68,8 @@ def main() -> None:
         out = Path(args.out) / head
         if not (out / "summary.json").exists():
             task = {"task": "semantic"} if head == "semantic" else {"task": "instances", "head": head}
-            given = {"augment": args.augment, "lr": args.lr, "seed": args.seed, "split_file": args.split_file}
+            given = {"augment": args.augment, "lr": args.lr, "scale": args.scale, "seed": args.seed,
+                     "split_file": args.split_file}  # fmt: skip
             task.update({k: v for k, v in given.items() if v is not None})
             train(model=args.model, data=args.data, budget=args.budget, out=str(out), progress=False, **task)
         elif args.retune and head != "semantic":
