@@ -26,7 +26,6 @@ from scipy import ndimage
 from unetzoo.utils.edges import boundary_pixels
 
 INTERIOR, BOUNDARY = 1, 2
-_CROSS = ndimage.generate_binary_structure(2, 1)
 
 
 def inner_boundary(labels: np.ndarray) -> np.ndarray:
@@ -70,11 +69,7 @@ def distance_levels(labels: np.ndarray, levels: int = 4) -> np.ndarray:
 def contact_pixels(labels: np.ndarray) -> np.ndarray:
     """Object pixels with a 4-neighbour in another object (background does not count): a 2-pixel line where
     two objects touch, nothing where an object meets background; a subset of :func:`inner_boundary`."""
-    labels = labels.astype(np.int64, copy=False)  # the background sentinel max + 1 must not wrap (uint16 65535)
-    inside = labels > 0
-    top = ndimage.maximum_filter(labels, footprint=_CROSS)
-    lowest = ndimage.minimum_filter(np.where(inside, labels, labels.max(initial=0) + 1), footprint=_CROSS)
-    return inside & ((top != labels) | (lowest != labels))
+    return boundary_pixels(labels, objects_only=True)
 
 
 def contact_levels(labels: np.ndarray, levels: int = 4) -> np.ndarray:
