@@ -527,10 +527,10 @@ class Trainer:
             if self._out_of_time():  # spent by the previous epoch's validation and checkpoints
                 self.stop_reason = "budget"
                 if self.history and "val_time" not in self.history[-1]:  # that epoch is the last: score it
-                    row = self.history.pop()
-                    self._validate_into(row)
-                    row["elapsed"] = self.elapsed()
-                    self._record(row, last, best)
+                    final = self.history.pop()
+                    self._validate_into(final)
+                    final["elapsed"] = self.elapsed()
+                    self._record(final, last, best)
                 break
             t0 = time.monotonic()
             self.val_dice_per_image = {}
