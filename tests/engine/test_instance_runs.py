@@ -34,7 +34,9 @@ def test_checkpoint_keeps_head_and_tuned_post_processing(run: tuple[str, Path]) 
     payload = load_checkpoint(out / "best.pt")
     record = payload["instances"]
     assert record["head"] == head and payload["model"]["classes"] == HEADS[head].classes
-    assert set(record["decoding"]) == {"foreground", "seed", "min_area", "h"} and 0.0 <= record["val_map"] <= 1.0
+    assert (
+        set(record["decoding"]) == {"foreground", "seed", "min_area", "h", "zoom"} and 0.0 <= record["val_map"] <= 1.0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["instances"]["decoding"] == record["decoding"]
     logged = json.loads((out / "log.json").read_text())[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -21,7 +23,7 @@ from unetzoo.instances.targets import (
     inner_boundary,
     normalised_distance,
 )
-from unetzoo.instances.tune import tune
+from unetzoo.instances.tune import tune, tune_zooms
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 
 
@@ -170,6 +172,26 @@ def test_tune_improves_on_default_parameters() -> None:
     pairs = zip(probs, truths, strict=True)
     default = aggregate_instances(instance_counts(head.decode(p, Decoding()), t) for p, t in pairs)
     assert value > default["map"] and best.min_area > 4
+
+
+def test_tune_zooms_keeps_the_zoom_that_scores_best_and_the_smallest_on_ties() -> None:
+    """At zoom 1.25 the probabilities are exact; at the others every pixel is background (nothing found)."""
+    head = HEADS["distance"]
+    truths = [touching_discs(np.random.default_rng(seed)) for seed in range(3)]
+    exact = [one_hot(head.encode(t), head.classes) for t in truths]
+    blank = [one_hot(np.zeros_like(t, dtype=np.uint8), head.classes) for t in truths]
+    asked: list[float] = []
+
+    def probs_at(zoom: float) -> list[np.ndarray]:
+        asked.append(zoom)
+        return exact if zoom == 1.25 else blank
+
+    best, value = tune_zooms(head.decode, probs_at, truths)
+    assert asked == [1.0, 1.25, 1.5] and best.zoom == 1.25 and value > 0.5
+    assert best == replace(tune(head.decode, exact, truths)[0], zoom=1.25)
+    asked.clear()
+    tie, _ = tune_zooms(head.decode, lambda zoom: asked.append(zoom) or exact, truths)
+    assert tie.zoom == 1.0 and asked == [1.0, 1.25]  # no gain at 1.25: 1.5 is not tried
 
 
 def test_unknown_head_is_one_line() -> None:

@@ -70,6 +70,31 @@ def test_at_scale_keeps_objects_in_the_original_pixels() -> None:
     assert labels.max() == ndimage.label(image > 127)[1]
 
 
+class ShapeRecorder(ExactNetwork):
+    """:class:`ExactNetwork` that records the size of every image it is given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, ...]] = []
+
+    def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        self.seen.append(np.asarray(image).shape[:2])
+        return super().probabilities(image, source)
+
+
+def test_zoom_runs_the_network_on_the_enlarged_image() -> None:
+    network = ShapeRecorder()
+    image = disks(12, size=64)
+    for zoom, seen in ((1.0, (64, 64)), (1.5, (96, 96))):
+        objects = InstanceSegmenter(network, HEAD, Decoding(0.5, 0.5, zoom=zoom))
+        probs = objects.probabilities(image)
+        assert network.seen[-1] == seen and probs.shape == (HEAD.classes, 64, 64)
+        assert objects.decode(probs).max() == ndimage.label(image > 127)[1]
+    assert Decoding.from_dict({"foreground": 0.6}).zoom == 1.0  # records from before the zoom existed
+    sized = at_scale(InstanceSegmenter(network, HEAD, Decoding(zoom=1.5)), 2.0)
+    sized.probabilities(image)
+    assert network.seen[-1] == (192, 192)  # the object scale and the zoom multiply
+
+
 @pytest.mark.parametrize("diameter", [10.0, 40.0])
 def test_the_estimate_brings_objects_to_the_trained_size(diameter: float) -> None:
     objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding(0.5, 0.5, min_area=0))

@@ -23,7 +23,7 @@ def server(instance_model: ServedModel) -> Iterator[UnetzooServer]:
 
 def test_card_names_the_head(server: UnetzooServer, instance_model: ServedModel) -> None:
     assert instance_model.instance_model and instance_model.card["instances"]["head"] == "boundary"
-    assert set(instance_model.card["instances"]["decoding"]) == {"foreground", "seed", "min_area", "h"}
+    assert set(instance_model.card["instances"]["decoding"]) == {"foreground", "seed", "min_area", "h", "zoom"}
 
 
 def test_labels_table_and_counts_agree(server: UnetzooServer, instance_model: ServedModel) -> None:
@@ -41,9 +41,10 @@ def test_labels_table_and_counts_agree(server: UnetzooServer, instance_model: Se
     assert [row["label"] for row in table["objects"]] == sorted(np.unique(image[image > 0]).tolist())
     areas = {row["label"]: row["area"] for row in table["objects"]}
     assert all(areas[k] == int((image == k).sum()) for k in areas)
-    decoded = instance_model.objects.decode(np.asarray(instance_model.segmenter.probabilities(
-        open_source(NUCLEI).load(0)[0]), dtype=np.float32))  # fmt: skip
-    np.testing.assert_array_equal(image, decoded)  # the server applies the stored post-processing
+    objects = instance_model.objects
+    assert objects is not None
+    decoded = objects.decode(objects.probabilities(open_source(NUCLEI).load(0)[0]))
+    np.testing.assert_array_equal(image, decoded)  # the server applies the stored zoom and post-processing
 
 
 def test_semantic_model_objects_are_connected_components(model: ServedModel, isbi_slice: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,9 @@ from unetzoo.data.instances import require_instances
 from unetzoo.engine.checkpoint import load_checkpoint, save_checkpoint
 from unetzoo.engine.evaluate import EvalResult, aggregate
 from unetzoo.engine.sliding_window import probabilities
+from unetzoo.instances.decode import Decoding
 from unetzoo.instances.segmenter import InstanceSegmenter
-from unetzoo.instances.tune import tune
+from unetzoo.instances.tune import tune_zooms
 from unetzoo.metrics import compute_all
 from unetzoo.metrics.instances import aggregate_instances, instance_counts
 from unetzoo.utils.resample import resize_labels
@@ -64,12 +66,13 @@ def tune_checkpoint(path: str | os.PathLike[str], source: Any, indices: list[int
     start = time.perf_counter()
     payload = load_checkpoint(path)
     model = InstanceSegmenter.from_checkpoint(path)
-    probs, truths = [], []
-    for i in indices:
-        image, _ = source.load(i)
-        probs.append(model.probabilities(image, source.image_path(i) or source.ids[i]))
-        truths.append(require_instances(source, i))
-    decoding, value = tune(model.decode, probs, truths)
+    truths = [require_instances(source, i) for i in indices]
+
+    def probs_at(zoom: float) -> list[np.ndarray]:
+        view = replace(model, decoding=Decoding(zoom=zoom))
+        return [view.probabilities(source.load(i)[0], source.image_path(i) or source.ids[i]) for i in indices]
+
+    decoding, value = tune_zooms(model.decode, probs_at, truths)
     record = {
         **(payload.get("instances") or {}),
         "decoding": decoding.to_dict(),

@@ -142,6 +142,8 @@ class ObjectsLike(Protocol):
 
     head: Any
 
+    def probabilities(self, image: np.ndarray, source: str = ...) -> np.ndarray: ...
+
     def decode(self, probs: np.ndarray) -> np.ndarray: ...
 
     def foreground(self, probs: np.ndarray) -> np.ndarray: ...
@@ -196,7 +198,7 @@ def predict_paths(
                 probs, decoder = sized.probs, sized.objects
                 sizes.append(sized.record())
             else:
-                probs = np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
+                probs = np.asarray((objects or segmenter).probabilities(image, source), dtype=np.float32)
             binary = probs.shape[0] == 1
             if options.save_prob:
                 probs_all.append(probs[0] if binary else probs)

@@ -36,12 +36,17 @@ class Decoding:
         min_area: objects with fewer pixels (at the original image size) are removed.
         h: seeds are the h-maxima of dynamic ``h`` of the smoothed seed map above ``seed``; 0: all of the seed
             map above ``seed``.
+        zoom: the network sees each image enlarged by this factor (beyond its working scale), its probabilities
+            mapped back to the image's size (:class:`~unetzoo.instances.segmenter.InstanceSegmenter`); chosen
+            with the rest, since a network may split touching objects better when they are larger than it met
+            them in training.
     """
 
     foreground: float = 0.5
     seed: float = 0.5
     min_area: int = 0
     h: float = 0.0
+    zoom: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,6 +15,7 @@ import numpy as np
 from unetzoo.engine.predict import SegmenterLike, labels_from_probabilities
 from unetzoo.instances.decode import Decoding, components
 from unetzoo.instances.heads import InstanceHead, get_head
+from unetzoo.instances.scale import RescaledSegmenter
 
 
 @dataclass
@@ -60,7 +61,10 @@ class InstanceSegmenter:
         return self.head.decode(probs, decoding)
 
     def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
-        return np.asarray(self.segmenter.probabilities(image, source), dtype=np.float32)
+        """Probabilities ``(K, H, W)`` of a raw image (H, W, C), the network run at the decoding's ``zoom``."""
+        zoom = self.decoding.zoom
+        segmenter = self.segmenter if zoom == 1.0 else RescaledSegmenter(self.segmenter, zoom)
+        return np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
 
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """``int32`` instance labels of a raw image (H, W, C)."""

@@ -231,7 +231,7 @@ class App:
         image = fit_channels(image, self.model.in_channels)
         try:
             with self._workers:
-                return np.asarray(self.model.segmenter.probabilities(image, stem), dtype=np.float32)
+                return np.asarray((self.model.objects or self.model.segmenter).probabilities(image, stem), np.float32)
         except UnetzooError as exc:
             raise ApiError(422, "unprocessable_image", str(exc)) from None
 
