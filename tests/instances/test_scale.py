@@ -90,6 +90,9 @@ def test_zoom_runs_the_network_on_the_enlarged_image() -> None:
         assert network.seen[-1] == seen and probs.shape == (HEAD.classes, 64, 64)
         assert objects.decode(probs).max() == ndimage.label(image > 127)[1]
     assert Decoding.from_dict({"foreground": 0.6}).zoom == 1.0  # records from before the zoom existed
+    carded = InstanceSegmenter.from_record(network, {"head": "distance", "decoding": {"zoom": 1.5}})
+    carded.probabilities(image)  # a model card's record (the ONNX runtime's path) carries the zoom too
+    assert network.seen[-1] == (96, 96)
     sized = at_scale(InstanceSegmenter(network, HEAD, Decoding(zoom=1.5)), 2.0)
     sized.probabilities(image)
     assert network.seen[-1] == (192, 192)  # the object scale and the zoom multiply
