@@ -67,10 +67,11 @@ def tune_checkpoint(path: str | os.PathLike[str], source: Any, indices: list[int
     payload = load_checkpoint(path)
     model = InstanceSegmenter.from_checkpoint(path)
     truths = [require_instances(source, i) for i in indices]
+    images = [(source.load(i)[0], source.image_path(i) or source.ids[i]) for i in indices]  # read once, not per zoom
 
     def probs_at(zoom: float) -> list[np.ndarray]:
         view = replace(model, decoding=Decoding(zoom=zoom))
-        return [view.probabilities(source.load(i)[0], source.image_path(i) or source.ids[i]) for i in indices]
+        return [view.probabilities(image, where) for image, where in images]
 
     decoding, value = tune_zooms(model.decode, probs_at, truths)
     record = {
