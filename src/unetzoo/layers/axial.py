@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unetzoo.layers.depthwise import row_depthwise_conv
 from unetzoo.layers.reparam import EvalCache, batchnorm_affine, batchnorm_sources, use_reparam
 
 
@@ -64,9 +65,17 @@ class AxialDW(nn.Module):
         if use_reparam(self):
             return self.depthwise(x, *self._merged.get(self.sources(), self.merged_kernel))
         out = self.conv_h(x)  # fresh tensor, not saved for backward: safe to accumulate into in place
-        out += self.conv_w(x)
+        out += self._conv_w(x)
         out += x
         return out
+
+    def _conv_w(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1 x k conv. Training on a CPU in channels_last takes :func:`row_depthwise_conv`, the same
+        function whose weight gradient avoids oneDNN's slow path for 1 x k kernels."""
+        conv = self.conv_w
+        if x.device.type == "cpu" and torch.is_grad_enabled() and x.is_contiguous(memory_format=torch.channels_last):
+            return row_depthwise_conv(x, conv.weight, conv.bias, conv.padding[1], conv.dilation[1])
+        return conv(x)
 
 
 class AxialEncoderBlock(nn.Module):
