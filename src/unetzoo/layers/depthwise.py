@@ -71,8 +71,8 @@ class _RowDepthwise(torch.autograd.Function):
                 False, [0, 0], channels, [False, True, False],
             )[1]  # fmt: skip
             grad_w = grad_w.transpose(2, 3).to(w_dtype)
-        if need_b and has_bias:  # a plain sum, in at least fp32: convolution_backward would take the slow path
-            grad_b = grad.sum((0, 2, 3), dtype=torch.promote_types(grad.dtype, torch.float32)).to(w_dtype)
+        if need_b and has_bias:  # a plain sum (fp32 accumulation on a CPU): convolution_backward is slow for it
+            grad_b = grad.sum((0, 2, 3)).to(w_dtype)
         return (
             grad_x.to(x_dtype) if grad_x is not None else None,
             grad_w,
