@@ -45,12 +45,16 @@ def test_gradcheck_fp64(k: int, dil: int, bias: bool) -> None:
         torch.testing.assert_close(a, r, rtol=1e-10, atol=1e-10)
 
 
-def test_fp32_equals_direct_at_a_training_size() -> None:
+def operands(n: int, c: int, h: int, w: int, k: int) -> tuple[torch.Tensor, ...]:
+    """Seeded channels_last input, (c, 1, 1, k) weight, bias and output gradient, all fp32."""
     torch.manual_seed(0)
-    x = torch.randn(4, 16, 64, 80).contiguous(memory_format=CL).requires_grad_()
-    w = torch.randn(16, 1, 1, 7, requires_grad=True)
-    b = torch.randn(16, requires_grad=True)
-    g = torch.randn(4, 16, 64, 80)
+    x = torch.randn(n, c, h, w).contiguous(memory_format=CL).requires_grad_()
+    weight = torch.randn(c, 1, 1, k, requires_grad=True)
+    return x, weight, torch.randn(c, requires_grad=True), torch.randn(n, c, h, w)
+
+
+def test_fp32_equals_direct_at_a_training_size() -> None:
+    x, w, b, g = operands(4, 16, 64, 80, 7)
     ours = grads(lambda *t: row_depthwise_conv(*t, 3, 1), x, w, b, g)
     ref = grads(lambda *t: direct(*t, 3, 1), x, w, b, g)
     for a, r in zip(ours, ref, strict=True):
@@ -60,11 +64,7 @@ def test_fp32_equals_direct_at_a_training_size() -> None:
 
 def test_bf16_autocast_matches_the_direct_form() -> None:
     """Under autocast the function computes in bf16 as the direct conv does; parameter gradients stay fp32."""
-    torch.manual_seed(0)
-    x = torch.randn(4, 16, 32, 40).contiguous(memory_format=CL).requires_grad_()
-    w = torch.randn(16, 1, 1, 7, requires_grad=True)
-    b = torch.randn(16, requires_grad=True)
-    g = torch.randn(4, 16, 32, 40)
+    x, w, b, g = operands(4, 16, 32, 40, 7)
     with torch.autocast("cpu", torch.bfloat16):
         ours = grads(lambda *t: row_depthwise_conv(*t, 3, 1), x, w, b, g)
         ref = grads(lambda *t: direct(*t, 3, 1), x, w, b, g)
