@@ -151,13 +151,27 @@ def test_encoder_block_order() -> None:
 
 
 def test_decoder_block_equals_literal_concat_form() -> None:
-    """The concat-free evaluation equals PW(concat[up2(x), skip]) -> BN -> AxialDW -> PW -> GELU."""
+    """The concat-free evaluation equals PW(concat[up2(x), skip]) -> BN -> AxialDW -> PW -> GELU, output and
+    gradients (inputs and every parameter)."""
     torch.manual_seed(0)
     block = AxialDecoderBlock(8, 4).eval()
-    x, skip = torch.randn(2, 8, 6, 5), torch.randn(2, 4, 12, 10)
-    cat = torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], dim=1)
-    expected = block.act(block.pw(block.axial(block.norm(block.fuse(cat)))))
-    torch.testing.assert_close(block(x, skip), expected)
+    x = torch.randn(2, 8, 6, 5, requires_grad=True)
+    skip = torch.randn(2, 4, 12, 10, requires_grad=True)
+    leaves = [x, skip, *block.parameters()]
+
+    def literal() -> torch.Tensor:
+        cat = torch.cat([F.interpolate(x, scale_factor=2.0, mode="nearest"), skip], dim=1)
+        return block.act(block.pw(block.axial(block.norm(block.fuse(cat)))))
+
+    weights = torch.randn(2, 4, 12, 10)
+    ours, expected = block(x, skip), literal()
+    torch.testing.assert_close(ours, expected)
+    for got, want in zip(
+        torch.autograd.grad((ours * weights).sum(), leaves),
+        torch.autograd.grad((expected * weights).sum(), leaves),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want)
 
 
 def test_bottleneck() -> None:
