@@ -15,7 +15,15 @@ from skimage.draw import disk
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import Decoding, get_head
-from unetzoo.instances.scale import ObjectSizer, at_scale, median_diameter, scale_factor, seen_sizes
+from unetzoo.instances.scale import (
+    ObjectSizer,
+    RescaledSegmenter,
+    at_scale,
+    median_diameter,
+    rescaled,
+    scale_factor,
+    seen_sizes,
+)
 from unetzoo.instances.segmenter import InstanceSegmenter
 
 HEAD = get_head("distance")
@@ -96,6 +104,13 @@ def test_zoom_runs_the_network_on_the_enlarged_image() -> None:
     sized = at_scale(InstanceSegmenter(network, HEAD, Decoding(zoom=1.5)), 2.0)
     sized.probabilities(image)
     assert network.seen[-1] == (192, 192)  # the object scale and the zoom multiply
+
+
+def test_rescaling_a_rescaled_segmenter_multiplies_the_factors() -> None:
+    network = ShapeRecorder()
+    twice = rescaled(rescaled(network, 2.0), 1.5)
+    assert isinstance(twice, RescaledSegmenter) and twice.segmenter is network and twice.factor == 3.0
+    assert rescaled(network, 1.0) is network
 
 
 @pytest.mark.parametrize("diameter", [10.0, 40.0])

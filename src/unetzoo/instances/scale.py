@@ -92,6 +92,16 @@ class RescaledSegmenter:
         return probabilities_back(probs, image.shape[:2])
 
 
+def rescaled(segmenter: SegmenterLike, factor: float) -> SegmenterLike:
+    """``segmenter`` run on images enlarged by ``factor``. An already rescaled segmenter gets the product of the
+    two factors, so the image is resampled, and its probabilities mapped back, once."""
+    if factor == 1.0:
+        return segmenter
+    if isinstance(segmenter, RescaledSegmenter):
+        return RescaledSegmenter(segmenter.segmenter, segmenter.factor * factor)
+    return RescaledSegmenter(segmenter, factor)
+
+
 def at_scale(objects: InstanceSegmenter, factor: float) -> InstanceSegmenter:
     """``objects`` run on images enlarged by ``factor`` (``min_area`` in the original image's pixels)."""
     if factor == 1.0:
@@ -99,7 +109,7 @@ def at_scale(objects: InstanceSegmenter, factor: float) -> InstanceSegmenter:
     min_area = round(objects.decoding.min_area / factor**2)
     return replace(
         objects,
-        segmenter=RescaledSegmenter(objects.segmenter, factor),
+        segmenter=rescaled(objects.segmenter, factor),
         decoding=replace(objects.decoding, min_area=min_area),
     )
 

@@ -15,7 +15,7 @@ import numpy as np
 from unetzoo.engine.predict import SegmenterLike, labels_from_probabilities
 from unetzoo.instances.decode import Decoding, components
 from unetzoo.instances.heads import InstanceHead, get_head
-from unetzoo.instances.scale import RescaledSegmenter
+from unetzoo.instances.scale import rescaled
 
 
 @dataclass
@@ -62,8 +62,7 @@ class InstanceSegmenter:
 
     def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """Probabilities ``(K, H, W)`` of a raw image (H, W, C), the network run at the decoding's ``zoom``."""
-        zoom = self.decoding.zoom
-        segmenter = self.segmenter if zoom == 1.0 else RescaledSegmenter(self.segmenter, zoom)
+        segmenter = rescaled(self.segmenter, self.decoding.zoom)
         return np.asarray(segmenter.probabilities(image, source), dtype=np.float32)
 
     def predict(self, image: np.ndarray, source: str = "image") -> np.ndarray:
