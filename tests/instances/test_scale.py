@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 from skimage.draw import disk
+from skimage.segmentation import watershed
 
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import Decoding, get_head
@@ -19,6 +20,7 @@ from unetzoo.instances.scale import (
     ObjectSizer,
     RescaledSegmenter,
     at_scale,
+    mean_diameter,
     median_diameter,
     rescaled,
     scale_factor,
@@ -38,6 +40,26 @@ class ExactNetwork:
         labels, _ = ndimage.label(np.asarray(image) > 127)
         classes = HEAD.encode(labels)
         return np.eye(HEAD.classes, dtype=np.float32)[classes].transpose(2, 0, 1)
+
+
+class TouchingNetwork:
+    """Exact distance-head probabilities for bright disks that touch: each disk is split from its neighbours by
+    the watershed of the image's distance transform, as the ground truth of touching nuclei would be. With
+    ``binary``, one foreground probability (a semantic model)."""
+
+    threshold = 0.5
+
+    def __init__(self, binary: bool = False) -> None:
+        self.binary = binary
+
+    def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        inside = np.asarray(image) > 127
+        if self.binary:
+            return inside[None].astype(np.float32)
+        distance = ndimage.distance_transform_edt(inside)
+        markers, _ = ndimage.label(distance > 0.7 * distance.max())
+        labels = watershed(-distance, markers, mask=inside)
+        return np.eye(HEAD.classes, dtype=np.float32)[HEAD.encode(labels)].transpose(2, 0, 1)
 
 
 def disks(diameter: float, size: int = 256, spacing: float = 2.2) -> np.ndarray:
@@ -150,3 +172,20 @@ def test_a_given_size_is_used_as_is() -> None:
     assert not result.estimated and result.factor == 0.5 and result.object_size == 40.0
     with pytest.raises(UnetzooError, match="more than 4x"):
         ObjectSizer(objects, trained_size=20.0, object_size=1.0)
+
+
+def test_mean_diameter_counts_seeds_without_decoding() -> None:
+    objects = InstanceSegmenter(ExactNetwork(), HEAD, Decoding(0.5, 0.5))
+    image = disks(20)
+    probs = objects.probabilities(image)
+    labels = objects.decode(probs)
+    assert mean_diameter(objects, probs) == pytest.approx(median_diameter(labels), rel=0.02)
+    pair = np.zeros((64, 96), np.uint8)  # two touching disks: two seeds over the area of both
+    pair[disk((32, 30), 14, shape=pair.shape)] = 255
+    pair[disk((32, 54), 14, shape=pair.shape)] = 255
+    touching = InstanceSegmenter(TouchingNetwork(), HEAD, Decoding(0.5, 0.5))
+    area = float((pair > 127).sum())
+    assert mean_diameter(touching, touching.probabilities(pair)) == pytest.approx(2 * math.sqrt(area / 2 / math.pi))
+    semantic = InstanceSegmenter(TouchingNetwork(binary=True))  # no head: connected components are the objects
+    assert mean_diameter(semantic, semantic.probabilities(pair)) == pytest.approx(2 * math.sqrt(area / math.pi))
+    assert mean_diameter(objects, objects.probabilities(np.zeros((32, 32), np.uint8))) is None
