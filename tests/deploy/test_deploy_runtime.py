@@ -29,11 +29,12 @@ IMAGES = {
     "rgba8": (RNG.random((21, 30, 4)) * 255).astype(np.uint8),
     "gray16": (RNG.random((21, 30, 1)) * 60000).astype(np.uint16),
     "flat": np.full((8, 9, 3), 7, np.uint8),
+    "dark_objects": 255 - (RNG.random((21, 30)) ** 4 * 255).astype(np.uint8),  # negatively skewed: flipped
 }
 
 
 @pytest.mark.parametrize("image", IMAGES)
-@pytest.mark.parametrize("normalize", ["zscore", "nonzero", "minmax", "none", "dataset"])
+@pytest.mark.parametrize("normalize", ["zscore", "zscore_polarity", "nonzero", "minmax", "none", "dataset"])
 @pytest.mark.parametrize("channels", [None, 1, 3])
 def test_preprocess_is_bit_identical_to_the_data_package(image: str, normalize: str, channels: int | None) -> None:
     stats = {"mean": [10.0, 20.0, 30.0][: channels or 3], "std": [2.0, 0.0, 5.0][: channels or 3]}

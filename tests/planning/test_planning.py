@@ -65,6 +65,22 @@ def test_fingerprint_measures_objects_sizes_and_density(tmp_path: Path) -> None:
     assert fp.extent_px() == 20.0 and fp.intensity["dtype"] == "uint8"
 
 
+@pytest.mark.parametrize(("dark_images", "planned"), [(0, "zscore"), (1, "zscore"), (3, "zscore_polarity")])
+def test_data_mixing_bright_and_dark_objects_is_shown_with_one_polarity(
+    tmp_path: Path, dark_images: int, planned: str
+) -> None:
+    root = squares(tmp_path / "ds", 12, (64, 64), side=16)  # bright squares on a dark background
+    for i in range(dark_images):  # these become dark squares on a bright background
+        path = root / "images" / f"img{i}.png"
+        Image.fromarray(255 - np.asarray(Image.open(path))).save(path)
+    fp = compute_fingerprint(open_source(str(root)))
+    assert fp.intensity["negative_skew_share"] == pytest.approx(dark_images / 12, abs=1e-4)
+    choice = rules.plan_normalize(fp)
+    assert choice.value == planned
+    if planned == "zscore_polarity":
+        assert "25% of the measured images" in choice.reason
+
+
 def test_fingerprint_is_cached_by_the_data_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = open_source(squares(tmp_path / "ds", 3, (32, 32), side=8))
     first = cached_fingerprint(source)

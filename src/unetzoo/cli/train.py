@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--patch-size", type=int, nargs=2, metavar=("H", "W"))
     a(
         "--normalize",
-        choices=("zscore", "nonzero", "minmax", "dataset", "none"),
+        choices=("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none"),
         help="per-image normalisation (volume data: per slice, replacing the per-volume z-score within nonzero voxels)",
     )
     a("--val-fraction", type=float)

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.polarity import negatively_skewed
 from unetzoo.volumes.intensity import zscore_nonzero
 
 if TYPE_CHECKING:
     from unetzoo.data.source import Source
 
-NORMALIZATIONS = ("zscore", "nonzero", "minmax", "dataset", "none")
-"""``zscore``: per image and channel, (x - mean) / std. ``nonzero``: the same over the pixels where any channel is
+NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
+"""``zscore``: per image and channel, (x - mean) / std. ``zscore_polarity``: the same, negated on an image whose
+intensities are negatively skewed (dark objects on a bright background; :mod:`unetzoo.utils.polarity`), so every
+image shows bright objects. ``nonzero``: the same over the pixels where any channel is
 nonzero (a brain slice of a skull-stripped MRI), 0 elsewhere (:func:`unetzoo.volumes.intensity.zscore_nonzero`).
 ``minmax``: per image and channel to [0, 1].
 ``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
@@ -80,9 +83,10 @@ class Preprocess:
         planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # per-channel statistics ~20x faster on CxHxW
         if self.normalize == "nonzero":
             return zscore_nonzero(planes).transpose(1, 2, 0)
-        if self.normalize == "zscore":
+        if self.normalize in ("zscore", "zscore_polarity"):
             mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
-            return (image - mean) / np.maximum(std, _EPS)
+            out = (image - mean) / np.maximum(std, _EPS)
+            return -out if self.normalize == "zscore_polarity" and negatively_skewed(image) else out
         lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
         return (image - lo) / np.maximum(hi - lo, _EPS)
 

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.polarity import negatively_skewed
 from unetzoo.volumes.intensity import zscore_nonzero
 
-NORMALIZATIONS = ("zscore", "nonzero", "minmax", "dataset", "none")
+NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
 _EPS = 1e-6
 _KEYS = {"normalize", "channels", "mean", "std"}
@@ -63,9 +64,10 @@ def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
     planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # statistics on CxHxW, as the data package
     if mode == "nonzero":
         return zscore_nonzero(planes).transpose(1, 2, 0)
-    if mode == "zscore":
+    if mode in ("zscore", "zscore_polarity"):
         mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
-        return (image - mean) / np.maximum(std, _EPS)
+        out = (image - mean) / np.maximum(std, _EPS)
+        return -out if mode == "zscore_polarity" and negatively_skewed(image) else out
     lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
     return (image - lo) / np.maximum(hi - lo, _EPS)
 

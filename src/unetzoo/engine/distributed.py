@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.cpu import native_bf16 as cpu_native_bf16
 
 DEVICES = ("auto", "cpu", "cuda")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -244,10 +245,7 @@ class OnDevice(nn.Module):
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` is a CPU computing in bf16 natively (AVX-512 BF16 or AMX), where oneDNN's bf16 kernels
     beat fp32 (benchmarks/train_levers.py); elsewhere bf16 is emulated or, on CUDA, left to the user."""
-    if device.type != "cpu":
-        return False
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+    return device.type == "cpu" and cpu_native_bf16()
 
 
 def resolve_amp(amp: bool | None, device: torch.device) -> bool:

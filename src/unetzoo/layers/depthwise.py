@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from unetzoo.utils.cpu import native_bf16
+
 _conv_backward = torch.ops.aten.convolution_backward
 
 
@@ -68,9 +70,12 @@ class _RowDepthwise(torch.autograd.Function):
                 [True, False, False],
             )[0]  # fmt: skip
         if need_w:
+            rows_grad, rows_x, kernel = _as_rows(grad), _as_rows(x), weight.transpose(2, 3)
+            if x.dtype == torch.bfloat16 and not native_bf16():  # emulated bf16 sums coarsely over N*H*W pixels
+                rows_grad, rows_x, kernel = rows_grad.float(), rows_x.float(), kernel.float()
             grad_w = _conv_backward(
-                _as_rows(grad), _as_rows(x), weight.transpose(2, 3), None, [1, 1], [padding, 0], [dilation, 1],
-                False, [0, 0], channels, [False, True, False],
+                rows_grad, rows_x, kernel, None, [1, 1], [padding, 0], [dilation, 1], False, [0, 0], channels,
+                [False, True, False],
             )[1]  # fmt: skip
             grad_w = grad_w.transpose(2, 3).to(w_dtype)
         if need_b and has_bias:  # a plain sum (fp32 accumulation on a CPU): convolution_backward is slow for it

@@ -25,8 +25,9 @@ from unetzoo.data.source import Source, effective_channels
 from unetzoo.utils.atomic import atomic_write_text
 from unetzoo.utils.cache import cache_dir
 from unetzoo.utils.edges import boundary_pixels
+from unetzoo.utils.polarity import negatively_skewed
 
-VERSION = 1
+VERSION = 2  # 2: intensity['negative_skew_share']
 MAX_MASKS = 200
 MAX_IMAGES = 32
 
@@ -145,10 +146,12 @@ def _mask_statistics(source: Source, indices: list[int]) -> dict[str, Any]:
 
 def _intensity(source: Source, indices: list[int]) -> dict[str, Any]:
     means, stds, lows, highs = [], [], [], []
+    dark_objects = 0
     dtype = "uint8"
     for i in indices:
         image = source.read_image(i)
         dtype = str(image.dtype)
+        dark_objects += negatively_skewed(image)
         planes = image.reshape(-1, image.shape[-1]).astype(np.float64) if image.ndim == 3 else image.reshape(-1, 1)
         means.append(planes.mean(axis=0))
         stds.append(planes.std(axis=0))
@@ -169,6 +172,7 @@ def _intensity(source: Source, indices: list[int]) -> dict[str, Any]:
         "min": round(float(np.min(lows)), 4),
         "max": round(float(np.max(highs)), 4),
         "image_mean_spread": round(float(np.std([m.mean() for m in means])), 4),  # exposure varies by image
+        "negative_skew_share": round(dark_objects / len(indices), 4),  # images with dark objects on bright
     }
 
 

@@ -32,6 +32,7 @@ WHOLE_IMAGE_AREA = 1.5  # whole images train in one patch when no larger than th
 INFERENCE_WHOLE_SIDE = 1024  # images up to this side (at the working scale) are predicted in one pass
 MEMORY_SHARE = 0.5  # of physical memory, at most this share (and MEMORY_CAP) may hold activations
 MEMORY_CAP = 8 << 30
+MIXED_POLARITY = 0.1  # both polarities (objects brighter / darker than background) in at least this share of images
 
 
 @dataclass(frozen=True)
@@ -239,6 +240,14 @@ def plan_normalize(fp: Fingerprint) -> Choice:
             "dataset",
             "dataset statistics: float or signed intensities (CT-like) carry meaning across images, which "
             "per-image z-scoring would erase",
+        )
+    dark = intensity.get("negative_skew_share", 0.0)
+    if MIXED_POLARITY <= dark <= 1 - MIXED_POLARITY:
+        return Choice(
+            "zscore_polarity",
+            f"per-image z-score, negated on images whose intensities are negatively skewed ({dark:.0%} of the "
+            "measured images: dark objects on a bright background, the others bright on dark), so that every "
+            "image shows bright objects",
         )
     return Choice("zscore", "per-image z-score: integer intensities whose exposure may differ between images")
 
