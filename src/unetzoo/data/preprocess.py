@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
 """``zscore``: per image and channel, (x - mean) / std. ``zscore_polarity``: the same, negated on an image whose
 intensities are negatively skewed (dark objects on a bright background; :mod:`unetzoo.utils.polarity`), so every
-image shows bright objects. ``nonzero``: the same over the pixels where any channel is
+image shows bright objects. ``nonzero``: the z-score over the pixels where any channel is
 nonzero (a brain slice of a skull-stripped MRI), 0 elsewhere (:func:`unetzoo.volumes.intensity.zscore_nonzero`).
 ``minmax``: per image and channel to [0, 1].
 ``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
