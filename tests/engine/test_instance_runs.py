@@ -130,7 +130,7 @@ def test_dsb2018_instance_run_end_to_end(shared_data: Path, tmp_path: Path) -> N
     options = {"model": "ulite", "data": data, "task": "instances", "split_file": str(split), "progress": False}
     train(**options, epochs=1, iters_per_epoch=3, batch_size=2, patch_size=(128, 128), out=str(out))
     record = load_checkpoint(out / "best.pt")["instances"]
-    assert record["head"] == "boundary" and 0.0 <= record["val_map"] <= 1.0
+    assert record["head"] == "distance" and 0.0 <= record["val_map"] <= 1.0
     scores = evaluate(out / "best.pt").aggregate
     assert set(INSTANCE_KEYS) <= scores.keys() and scores["n_images"] == 4
     assert scores["n_true"] == sum(int(open_source(data).read_instances(ids.index(s)).max()) for s in chosen[12:])

@@ -56,7 +56,7 @@ def isbi_slice(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def instance_model(tmp_path_factory: pytest.TempPathFactory) -> ServedModel:
-    """One epoch of ulite with the boundary head (``--task instances``) on synthetic nuclei, served by torch."""
+    """One epoch of ulite with the default head (distance, ``--task instances``) on synthetic nuclei, by torch."""
     from unetzoo.engine.train import train
 
     out = tmp_path_factory.mktemp("serve-instances") / "run"

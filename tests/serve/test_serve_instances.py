@@ -22,7 +22,7 @@ def server(instance_model: ServedModel) -> Iterator[UnetzooServer]:
 
 
 def test_card_names_the_head(server: UnetzooServer, instance_model: ServedModel) -> None:
-    assert instance_model.instance_model and instance_model.card["instances"]["head"] == "boundary"
+    assert instance_model.instance_model and instance_model.card["instances"]["head"] == "distance"
     assert set(instance_model.card["instances"]["decoding"]) == {"foreground", "seed", "min_area", "h", "zoom"}
 
 

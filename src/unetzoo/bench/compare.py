@@ -23,6 +23,7 @@ from unetzoo.bench.latency import num_threads, time_interleaved
 from unetzoo.bench.profile import profile
 from unetzoo.data import open_source
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
+from unetzoo.engine.config import DEFAULT_HEAD
 from unetzoo.engine.evaluate import evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.instances import evaluate_instances
@@ -62,7 +63,7 @@ class CompareConfig:
     latency_runs: int = 20
     prune_levels: list[int] = field(default_factory=list)
     task: str = "semantic"  # instances: every model trained with ``head`` and scored on objects too
-    head: str = "boundary"
+    head: str = DEFAULT_HEAD
     train_options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--em", action="store_true", help="also EM scores (V_rand, V_info)")
     p.add_argument("--task", choices=("semantic", "instances"), default="semantic",
                    help="instances: train every model with --head and add map, ap50, f1_50, aji")  # fmt: skip
-    p.add_argument("--head", default="boundary", help="instance head for --task instances: boundary or distance")
+    p.add_argument("--head", help="instance head for --task instances: distance (default), boundary or contact")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", required=True)
     p.set_defaults(func=run)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         prune_levels=levels,
         task=args.task,
-        head=args.head,
+        **({"head": args.head} if args.head else {}),
     )
     rows = run_compare(config)
     write_tables(rows, args.out)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--positive", type=int, help="mask value that is foreground (binary masks)")
     a("--invert-mask", action="store_true", default=None, help="swap foreground and background")
     a("--task", choices=("semantic", "instances"), help="instances: one label per object (needs instances/)")
-    a("--head", help="instance head for --task instances: boundary (default), distance or contact")
+    a("--head", help="instance head for --task instances: distance (default), boundary or contact")
     a("--epochs", type=int, help="passes over the training split (default: the budget alone stops training)")
     a("--budget", help="wall-clock limit, e.g. 90s, 10m, 1h (default 10m; with --epochs, whichever comes first)")
     a("--iters-per-epoch", type=int, help="optimizer steps between validations (default: planned)")

@@ -18,6 +18,11 @@ import yaml
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.resample import Resampling
 
+DEFAULT_HEAD = "distance"
+"""The instance head of ``--task instances`` without ``--head``: the best of the heads on DSB 2018 nuclei at a
+15-minute budget (ap50 0.767 against the boundary head's 0.741; the contact head within run-to-run noise of it;
+docs/benchmarks.md)."""
+
 PLANNED = (
     "resampling",
     "patch_size",
@@ -42,7 +47,7 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "builtin:nuclei"
     task: str = "semantic"  # semantic | instances (one label per object: needs instances/ label images)
-    head: str = "boundary"  # instance head (--task instances): boundary | distance | contact (unetzoo.instances.HEADS)
+    head: str = DEFAULT_HEAD  # instance head (--task instances): distance | boundary | contact (instances.HEADS)
     data_format: str | None = None
     slice_axis: str | None = None  # volume data: slice along z (default), y or x
     window: str | None = None  # volume data: CT window preset or LEVEL,WIDTH instead of the nonzero z-score
