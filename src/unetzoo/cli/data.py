@@ -1,4 +1,5 @@
-"""``unetzoo data check|convert``: inspect a dataset, or write it in nnU-Net's raw format."""
+"""``unetzoo data check|convert|instances``: inspect a dataset, write it in nnU-Net's raw format, or derive its
+instance labels from its masks."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def data_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="check a dataset or convert it to nnU-Net's format")
+    p = sub.add_parser("data", help="check a dataset, convert it to nnU-Net's format, or label its objects")
     commands = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
     check = commands.add_parser("check", help="summary and one line per problem; exit 1 on errors")
@@ -62,6 +63,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_arguments(convert)
     convert.set_defaults(func=run_convert)
 
+    instances = commands.add_parser(
+        "instances", help="write instances/ (one id per connected object) from the masks of a folder dataset"
+    )
+    instances.add_argument("data", metavar="PATH", help="folder dataset with images/ and masks/")
+    instances.add_argument(
+        "--connectivity",
+        type=int,
+        choices=(4, 8),
+        default=4,
+        help="pixels of one object touch by edge (4) or also corner (8)",
+    )
+    instances.add_argument("--force", action="store_true", help="replace an existing instances/ folder")
+    add_data_arguments(instances)
+    instances.set_defaults(func=run_instances)
+
 
 def run_check(args: argparse.Namespace) -> int:
     try:
@@ -73,6 +89,19 @@ def run_check(args: argparse.Namespace) -> int:
         report = check_source(source, decode_images=args.decode_images)
     print(report.to_json() if args.json else report.format_text())
     return 0 if report.ok else 1
+
+
+def run_instances(args: argparse.Namespace) -> int:
+    from unetzoo.data.label_masks import LARGE, label_masks
+
+    done = label_masks(open_source(args.data, **data_options(args)), args.connectivity, args.force)
+    print(f"wrote {done.objects} objects in {done.images} label images to {done.folder}")
+    if done.large:
+        print(
+            f"check {len(done.large)} image(s) with a component over {LARGE:g}x the median object area (touching "
+            f"objects merge in a mask; split them in instances/ by hand): {', '.join(done.large[:10])}"
+        )
+    return 0
 
 
 def run_convert(args: argparse.Namespace) -> int:
