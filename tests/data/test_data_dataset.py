@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from datagen import gray_image, save
 from torch.utils.data import DataLoader
 
 from unetzoo.data import Preprocess, SegmentationDataset, build_augment, open_source
+from unetzoo.data.patches import LOCATIONS, class_locations, random_patch
+from unetzoo.data.source import Source
 from unetzoo.errors import UnetzooError
 
 SRC = open_source("synthetic:nuclei?n=6&size=40x56")
@@ -111,3 +116,45 @@ def test_mask_values_survive_the_pipeline() -> None:
         image, mask = ds[i]
         assert torch.isfinite(image).all()
         assert set(np.unique(mask.numpy())) <= {0, 1}
+
+
+def sparse_folder(root: Path, n: int = 2) -> Source:
+    """Images of 200x200 with one 6x6 object each: a random 32x32 patch rarely holds it."""
+    for i in range(n):
+        mask = np.zeros((200, 200), np.uint8)
+        mask[150 + i : 156 + i, 30:36] = 255
+        save(root / "images" / f"img{i}.png", gray_image(200, 200, seed=i))
+        save(root / "masks" / f"img{i}.png", mask)
+    return open_source(root)
+
+
+def test_a_third_of_patches_are_centred_on_foreground(tmp_path: Path) -> None:
+    src = sparse_folder(tmp_path / "ds")
+
+    def share_with_object(foreground_share: float) -> float:
+        ds = SegmentationDataset(src, src.ids, patch_size=(32, 32), foreground_share=foreground_share, seed=1)
+        return float(np.mean([bool(ds[i][1].any()) for i in range(300)]))
+
+    assert 0.25 <= share_with_object(1 / 3) <= 0.45  # centred third, plus the few random patches that hit it
+    assert share_with_object(0.0) <= 0.12
+    assert share_with_object(1.0) == 1.0
+
+
+def test_centred_patch_holds_its_centre_inside_the_image() -> None:
+    image = np.arange(50 * 60, dtype=np.float32).reshape(50, 60, 1)
+    mask = np.arange(50 * 60).reshape(50, 60)
+    rng = np.random.default_rng(0)
+    for centre in ((0, 0), (25, 30), (49, 59), (3, 57)):
+        _, patch = random_patch(image, mask, (16, 20), rng, centre)
+        assert patch.shape == (16, 20) and mask[centre] in patch
+    _, patch = random_patch(image, mask, (64, 20), rng, (10, 5))  # taller than the image: padded, still inside
+    assert patch.shape == (64, 20) and mask[10, 5] in patch
+
+
+def test_class_locations_keep_rare_classes() -> None:
+    target = np.zeros((120, 120), np.int64)
+    target[:60] = 1
+    target[100:102, 100:102] = 2
+    found = class_locations(target, seed=0)
+    assert [len(f) for f in found] == [LOCATIONS, 4]
+    assert (target[tuple(found[0].T)] == 1).all() and (target[tuple(found[1].T)] == 2).all()

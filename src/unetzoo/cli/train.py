@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--seed", type=int)
     a("--num-workers", type=int, help="data-loader processes (default 0: load in the training process)")
     a("--grad-clip", type=float)
+    a(
+        "--foreground-share",
+        type=float,
+        metavar="F",
+        help="share of patches centred on an object where images exceed the patch (default 1/3, as nnU-Net)",
+    )
     a("--early-stopping", type=int, metavar="PATIENCE", help="stop after PATIENCE validations with no better val Dice")
     a("--nan-policy", choices=("stop", "skip"))
     a("--threshold", type=float)

@@ -16,27 +16,11 @@ from torch.utils.data import Dataset
 
 from unetzoo.data.augment import Transform
 from unetzoo.data.instances import require_instances
+from unetzoo.data.patches import FOREGROUND_SHARE, class_locations, random_patch
 from unetzoo.data.preprocess import Preprocess
 from unetzoo.data.source import Source
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.resample import Resampling, apply_to_image, resize_labels
-
-
-def random_patch(
-    image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """A random ``size`` (H, W) window; images smaller than ``size`` are first padded by reflection."""
-    h, w = mask.shape
-    ph, pw = max(size[0] - h, 0), max(size[1] - w, 0)
-    if ph or pw:
-        pads = ((ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
-        image = np.pad(image, (*pads, (0, 0)), mode="reflect")
-        mask = np.pad(mask, pads, mode="reflect")
-        h, w = mask.shape
-    y = int(rng.integers(0, h - size[0] + 1))
-    x = int(rng.integers(0, w - size[1] + 1))
-    return image[y : y + size[0], x : x + size[1]], mask[y : y + size[0], x : x + size[1]]
-
 
 CACHE_BYTES = 2 << 30
 """Default memory for prepared samples (:class:`SegmentationDataset`): DSB 2018's 519 images take 1 GiB."""
@@ -67,6 +51,8 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: base seed of all sample randomness.
         targets: an instance head: each sample's target is its encoded instance labels (encoded at the stored
             size, then resampled like a mask) instead of its mask.
+        foreground_share: share of patches centred on a foreground pixel where the image is larger than the patch
+            (:data:`FOREGROUND_SHARE`); 0: every patch at a uniformly random position.
         cache_bytes: each sample's prepared whole image and target (read, resampled, normalized, encoded: all
             deterministic) are kept in memory until they fill this many bytes, so later epochs only crop and
             augment; samples past the cap are prepared afresh each time. Each DataLoader worker keeps its own.
@@ -84,6 +70,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         seed: int = 0,
         targets: TargetEncoder | None = None,
         cache_bytes: int = CACHE_BYTES,
+        foreground_share: float = FOREGROUND_SHARE,
     ) -> None:
         index = {sample: k for k, sample in enumerate(src.ids)}
         unknown = [sample for sample in ids if sample not in index]
@@ -102,6 +89,8 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.seed = seed
         self.targets = targets
         self.cache_bytes = cache_bytes
+        self.foreground_share = foreground_share
+        self._locations: dict[int, list[np.ndarray]] = {}
         self._prepared: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cached_bytes = 0
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
@@ -142,14 +131,31 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             self._cached_bytes += size
         return pair
 
+    def centre(self, k: int, target: np.ndarray, rng: np.random.Generator) -> tuple[int, int] | None:
+        """A foreground pixel of sample ``k`` to centre its patch on, with probability ``foreground_share`` when
+        the image is larger than the patch; None: a uniformly random patch."""
+        assert self.patch_size is not None
+        larger = target.shape[0] > self.patch_size[0] or target.shape[1] > self.patch_size[1]
+        if not larger or rng.random() >= self.foreground_share:
+            return None
+        if k not in self._locations:
+            self._locations[k] = class_locations(target, self.seed + k)
+        classes = self._locations[k]
+        if not classes:
+            return None
+        pixels = classes[int(rng.integers(len(classes)))]
+        y, x = pixels[int(rng.integers(len(pixels)))]
+        return int(y), int(x)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``i``: sample ``i mod len(self)``, cropped and augmented by the stream of ``i`` (a sampler that
         draws a sample twice in one epoch passes ``i + len(self)`` the second time:
         :class:`unetzoo.engine.sampling.EpochSampler`)."""
-        image, mask = self.prepared(self.indices[i % len(self.indices)])
+        k = self.indices[i % len(self.indices)]
+        image, mask = self.prepared(k)
         rng = self.rng(i)
         if self.patch_size:
-            image, mask = random_patch(image, mask, self.patch_size, rng)
+            image, mask = random_patch(image, mask, self.patch_size, rng, self.centre(k, mask, rng))
         if self.augment is not None:
             image, mask = self.augment(image, mask, rng)
         image = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)

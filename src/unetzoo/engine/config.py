@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from unetzoo.data.patches import FOREGROUND_SHARE
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.resample import Resampling
 
@@ -83,6 +84,7 @@ class TrainConfig:
     deterministic: bool = True
     num_workers: int = 0
     grad_clip: float | None = 1.0
+    foreground_share: float = FOREGROUND_SHARE  # patches centred on a foreground pixel (images larger than a patch)
     early_stopping: int | None = None  # patience: validations (not epochs) without a better val Dice
     nan_policy: str = "stop"  # stop | skip
     threshold: float = 0.5
@@ -116,6 +118,8 @@ class TrainConfig:
         for name, value in positive.items():
             if value is not None and value <= 0:
                 raise UnetzooError(f"--{name.replace('_', '-')} must be positive, got {value}", exit_code=2)
+        if not 0.0 <= self.foreground_share <= 1.0:
+            raise UnetzooError(f"--foreground-share {self.foreground_share}: give a share in [0, 1]", exit_code=2)
         if not 0.0 <= self.val_fraction < 1.0 or not 0.0 <= self.test_fraction < 1.0:
             raise UnetzooError("--val-fraction and --test-fraction must be in [0, 1)", exit_code=2)
         if self.patch_size is not None:

@@ -306,6 +306,7 @@ class Trainer:
             resampling=self.resampling,
             seed=c.seed,
             targets=self.head,
+            foreground_share=c.foreground_share,
         )
         per_epoch = (c.iters_per_epoch * c.batch_size) if c.iters_per_epoch else len(dataset)
         per_epoch = max(per_epoch, c.batch_size) // c.batch_size * c.batch_size  # whole global batches
