@@ -104,3 +104,15 @@ def test_refuses_the_bundled_data() -> None:
     with pytest.raises(UnetzooError, match="bundled datasets are part of the package"):
         label_masks(src, force=True)
     assert snapshot(Path(src.root)) == before
+
+
+def test_more_objects_than_uint16_holds_names_the_mask_and_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    dots = np.zeros((512, 512), np.uint8)
+    dots[::2, ::2] = 255  # 65,536 isolated pixels: one more object than a uint16 label image holds
+    save(root / "images" / "dots.png", gray_image(512, 512, seed=0))
+    save(root / "masks" / "dots.png", dots)
+    before = snapshot(root)
+    with pytest.raises(UnetzooError, match=r"masks/dots\.png: 65536 objects do not fit uint16 labels"):
+        label_masks(open_source(root))
+    assert snapshot(root) == before and not list(root.glob(".instances*"))

@@ -25,7 +25,12 @@ def test_yaml_then_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("optimizer: rmsprop\n", "adam"), ("nonsense_key: 1\n", "unknown training option"), ("- a\n", "mapping")],
+    [
+        ("optimizer: rmsprop\n", "adam"),
+        ("nonsense_key: 1\n", "unknown training option"),
+        ("- a\n", "mapping"),
+        ("foreground_share: 1.5\n", "--foreground-share 1.5: give a share in"),
+    ],
 )
 def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     cfg = tmp_path / "bad.yaml"
