@@ -123,8 +123,8 @@ def _run_without_torch(code: str) -> subprocess.CompletedProcess[str]:
 def test_runtime_runs_without_torch(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
     """The runtime modules never import torch: a model runs end to end with torch blocked.
 
-    The top-level ``unetzoo`` package (which imports torch for the model zoo) is stood in for by an empty
-    package object, so this checks the deploy modules' own imports; see the next test for the package.
+    The top-level ``unetzoo`` package is stood in for by an empty package object, so this checks the deploy
+    modules' own imports; the next test imports them through the package.
     """
     onnx_path = export_model(make_checkpoint("unet_sharp", level=1, in_channels=3), "onnx", tmp_path / "m.onnx")
     result = _run_without_torch(

@@ -18,7 +18,6 @@ from unetzoo.data.nnunet import NnunetSource
 from unetzoo.data.problems import DataError, Problem, fail
 from unetzoo.data.source import Source
 from unetzoo.data.stack import TIFF_SUFFIXES, StackSource, stack_pairs
-from unetzoo.data.synthetic import SyntheticSource
 
 if TYPE_CHECKING:
     from unetzoo.volumes.slices import SliceOptions
@@ -84,6 +83,8 @@ def open_unchecked(
     if spec.startswith("synthetic:brain") or fmt == "volumes":
         return _volume_slices(spec, slices)
     if spec.startswith("synthetic:"):
+        from unetzoo.data.synthetic import SyntheticSource  # scipy: imported only for synthetic data
+
         return SyntheticSource(spec, **options)
     if spec.startswith("builtin:"):
         name = spec.removeprefix("builtin:")
