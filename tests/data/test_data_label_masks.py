@@ -116,3 +116,23 @@ def test_more_objects_than_uint16_holds_names_the_mask_and_writes_nothing(tmp_pa
     with pytest.raises(UnetzooError, match=r"masks/dots\.png: 65536 objects do not fit uint16 labels"):
         label_masks(open_source(root))
     assert snapshot(root) == before and not list(root.glob(".instances*"))
+
+
+def test_positive_picks_one_class_of_a_multiclass_mask(tmp_path: Path) -> None:
+    """``--positive V``: only the pixels stored as V are objects (one class of a multi-class mask); without it
+    every non-background class is."""
+    root = tmp_path / "ds"
+    mask = np.zeros((32, 32), np.uint8)
+    mask[1:5, 1:5] = 1  # class 1: one object
+    mask[10:16, 10:16] = 2  # class 2: two objects
+    mask[20:26, 2:8] = 2
+    save(root / "images" / "a.png", gray_image(32, 32, seed=0))
+    save(root / "masks" / "a.png", mask)
+    assert main(["data", "instances", str(root), "--positive", "2"]) == 0
+    labels = read_image(root / "instances" / "a.png", mask=True)
+    assert int(labels.max()) == 2
+    np.testing.assert_array_equal(labels > 0, mask == 2)
+    assert main(["data", "instances", str(root), "--force"]) == 0
+    labels = read_image(root / "instances" / "a.png", mask=True)
+    assert int(labels.max()) == 3
+    np.testing.assert_array_equal(labels > 0, mask > 0)
