@@ -69,6 +69,23 @@ def test_train_eval_predict_on_volumes(tmp_path: Path, capsys) -> None:  # type:
     assert set(payload["val_dice_per_image"]) == set(split["val"])
     assert json.loads((out / "split.json").read_text())["val"] == split["val"]
 
+    # The run report shows its validation volumes, each by its slice with the most labelled foreground.
+    from unetzoo.report.run_report import _cases
+
+    assert (out / "samples.png").is_file() and "no validation images" not in (out / "report.html").read_text()
+    shown = _cases(out, 3)
+    assert [row["id"].split()[0] for row in shown] == sorted(
+        split["val"], key=lambda c: -payload["val_dice_per_image"][c]
+    )
+    for row in shown:
+        case, where = row["id"].split()
+        label = brain_case(parse_brain_spec(SPEC), int(case[-4:])).label
+        k = int(where.removeprefix("z="))
+        assert where.startswith("z=") and (label > 0).sum(axis=(1, 2)).argmax() == k
+        np.testing.assert_array_equal(row["truth"], label[k])
+        assert row["image"].shape == row["pred"].shape == (24, 24)
+        assert abs(row["dice"] - payload["val_dice_per_image"][case]) < 1e-9
+
     scores = evaluate(result.best_checkpoint)
     assert [row["id"] for row in scores.per_image] == split["val"]
     for key in ("dice", "dice_whole_tumor", "dice_tumor_core", "dice_enhancing_tumor", "hd95_whole_tumor",

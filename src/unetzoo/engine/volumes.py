@@ -77,14 +77,16 @@ def evaluate_volumes(segmenter: Segmenter, source: VolumeSlices, cases: Sequence
     """One row per case: volume-level scores (:func:`unetzoo.metrics.volume.volume_scores`, HD95 in mm) of
     its slices' predictions stacked back, against its full (uncropped) label; scored on the dataset's regions
     when it has them, whether or not the model was trained on regions."""
-    rows = []
-    for case in cases:
-        loaded = source.load_case(case)
-        assert loaded.label is not None
-        pred = predict_slices(segmenter, source.options, loaded.image, f"{source.spec}[{case}]")
-        spacing = tuple(reversed(loaded.geometry.spacing))  # ITK (x, y, z) -> the array's (z, y, x)
-        scores = volume_scores(
-            pred, loaded.label, spacing=spacing, class_names=source.class_names, regions=source.regions
-        )
-        rows.append({"id": case, **scores})
+    rows = [{"id": case, **score_case(segmenter, source, case)[1]} for case in cases]
     return EvalResult(aggregate(rows), rows, unit="cases")
+
+
+def score_case(segmenter: Segmenter, source: VolumeSlices, case: str) -> tuple[np.ndarray, dict[str, float]]:
+    """A labelled case's label map ``(z, y, x)`` (its slices' predictions stacked back) and its volume-level
+    scores against its full label (see :func:`evaluate_volumes`)."""
+    loaded = source.load_case(case)
+    assert loaded.label is not None
+    pred = predict_slices(segmenter, source.options, loaded.image, f"{source.spec}[{case}]")
+    spacing = tuple(reversed(loaded.geometry.spacing))  # ITK (x, y, z) -> the array's (z, y, x)
+    scores = volume_scores(pred, loaded.label, spacing=spacing, class_names=source.class_names, regions=source.regions)
+    return pred, scores

@@ -46,8 +46,8 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
     from unetzoo.metrics import compute_all, instance_counts
 
     payload = load_checkpoint(run / "best.pt")
-    if payload.get("volume") is not None:  # scored per case in 3D: no 2D cases to show (docs/volumes.md)
-        return []
+    if payload.get("volume") is not None:
+        return _volume_cases(run, payload, n)
     config = payload["config"]
     source = open_source(
         config["data"],
@@ -56,11 +56,7 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
         invert_mask=config.get("invert_mask", False),
     )
     index = {sid: i for i, sid in enumerate(source.ids)}
-    val = [s for s in payload["split"].get("val", []) if s in index]
-    known = payload.get("val_dice_per_image") or {}
-    if val and all(s in known for s in val):
-        ranked = sorted(val, key=lambda s: known[s])
-        val = ranked if len(ranked) <= 2 * n else ranked[:n] + ranked[-n:]
+    val = _shown(payload, [s for s in payload["split"].get("val", []) if s in index], n)
     segmenter = Segmenter.from_checkpoint(run / "best.pt")
     objects = InstanceSegmenter.from_record(segmenter, payload["instances"]) if payload.get("instances") else None
     scored = []
@@ -75,10 +71,55 @@ def _cases(run: Path, n: int) -> list[dict[str, Any]]:
         pred = segmenter.predict(image)
         dice = compute_all(pred, truth, num_classes=max(2, segmenter.model.classes))["dice"]
         scored.append({"id": sid, "image": image, "truth": truth, "pred": pred, "dice": dice})
-    scored.sort(key=lambda r: r["dice"])
+    return _best_and_worst(scored, n)
+
+
+def _shown(payload: dict[str, Any], val: list[str], n: int) -> list[str]:
+    """The validation ids worth predicting again: the ``n`` best and ``n`` worst by the Dice the training's
+    validation saved with the checkpoint (all of them when it saved none for some)."""
+    known = payload.get("val_dice_per_image") or {}
+    if not val or not all(s in known for s in val):
+        return val
+    ranked = sorted(val, key=lambda s: known[s])
+    return ranked if len(ranked) <= 2 * n else ranked[:n] + ranked[-n:]
+
+
+def _best_and_worst(scored: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """``n`` best then ``n`` worst rows by Dice, best first."""
+    scored = sorted(scored, key=lambda r: r["dice"])
     if len(scored) <= 2 * n:
         return scored[::-1]
     return scored[::-1][:n] + scored[:n][::-1]
+
+
+def _volume_cases(run: Path, payload: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Best and worst validation volumes of a volume run (scored whole, as the training's validation does), each
+    shown by the slice along the training's axis with the most labelled foreground (the middle one if none), its
+    first channel in gray."""
+    import numpy as np
+
+    from unetzoo.data import open_source
+    from unetzoo.engine.inference import Segmenter
+    from unetzoo.engine.volumes import score_case
+    from unetzoo.volumes.slices import SliceOptions
+
+    config = payload["config"]
+    options = SliceOptions.from_dict(payload["volume"])
+    source = open_source(config["data"], fmt=config.get("data_format"), slices=options)
+    known = set(source.cases)  # type: ignore[attr-defined]
+    cases = _shown(payload, [c for c in payload["split"].get("val", []) if c in known], n)
+    segmenter = Segmenter.from_checkpoint(run / "best.pt")
+    scored = []
+    for case in cases:
+        pred, scores = score_case(segmenter, source, case)  # type: ignore[arg-type]
+        loaded = source.load_case(case)  # type: ignore[attr-defined]
+        truth, pred = np.moveaxis(loaded.label, options.dim, 0), np.moveaxis(pred, options.dim, 0)
+        area = (truth > 0).sum(axis=(1, 2))
+        k = int(area.argmax()) if area.any() else len(area) // 2
+        image = np.moveaxis(loaded.image[0], options.dim, 0)[k]  # the first channel, in gray
+        row = {"id": f"{case} {options.axis}={k}", "image": image, "truth": truth[k], "pred": pred[k]}
+        scored.append(row | {"dice": scores["dice"]})
+    return _best_and_worst(scored, n)
 
 
 def _img(png: bytes, alt: str) -> str:
