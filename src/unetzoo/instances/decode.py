@@ -11,6 +11,9 @@ With ``h > 0`` the seeds are the seed map's regional maxima of dynamic at least 
 Gaussian: two touching objects keep two seeds however high the ridge between them, if it dips by ``h``, and one
 object whose map has a noisy plateau keeps one. The tuning (:mod:`unetzoo.instances.tune`) chooses ``h`` (0: the
 plain threshold) with the other parameters.
+
+scipy and scikit-image are imported by the functions that use them (half a second), so that a command
+writing masks only (``unetzoo predict`` without ``--instances``) does not pay for them.
 """
 
 from __future__ import annotations
@@ -19,9 +22,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
-from skimage.morphology import h_maxima
-from skimage.segmentation import watershed
 
 from unetzoo.data.instances import relabel
 
@@ -75,6 +75,9 @@ def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
     pixels at or below ``floor = level - h`` can raise it: each 8-connected region above ``floor`` is solved
     on its own bounding box, the rest of the box held at ``floor``. Same result, on the regions' pixels only.
     """
+    from scipy import ndimage
+    from skimage.morphology import h_maxima
+
     floor = np.float32(level - h)
     regions, n = ndimage.label(image > floor, structure=np.ones((3, 3), bool))
     peaks = np.full(n + 1, floor, np.float32)
@@ -90,6 +93,9 @@ def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
 
 def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decoding) -> np.ndarray:
     """``int32`` labels (0 = background) of the objects seeded in ``foreground`` (see the module docstring)."""
+    from scipy import ndimage
+    from skimage.segmentation import watershed
+
     seed_map = seed_map.astype(np.float32, copy=False)
     seeds = foreground
     if params.h > 0:
@@ -105,4 +111,6 @@ def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decod
 def components(foreground: np.ndarray, min_area: int = 0) -> np.ndarray:
     """4-connected components of a binary mask as ``int32`` labels: a semantic model's objects (touching objects
     merge)."""
+    from scipy import ndimage
+
     return remove_small(ndimage.label(foreground)[0].astype(np.int32, copy=False), min_area)

@@ -4,6 +4,8 @@ ROIs (:func:`write_rois`, the ``roifile`` package) and outlines in distinct colo
 Columns of the table, one row per object: ``label``, ``area`` (pixels), ``centroid_y``, ``centroid_x``, the
 bounding box ``bbox_top``, ``bbox_left``, ``bbox_bottom``, ``bbox_right`` (bottom/right exclusive, as numpy
 slices), ``mean_intensity_c<k>`` per image channel and ``eccentricity`` (0 for a circle); a stack adds ``slice``.
+
+scikit-image is imported by the functions that use it, so that predicting masks only does not pay for it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from skimage.measure import find_contours, regionprops_table
-from skimage.segmentation import find_boundaries
 
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -36,6 +36,8 @@ _RENAMED = {
 
 def object_table(labels: np.ndarray, image: np.ndarray, slice_index: int | None = None) -> list[dict[str, Any]]:
     """One row per object of ``labels`` (``HxW``, 0 = background) measured on ``image`` (``HxW`` or ``HxWxC``)."""
+    from skimage.measure import regionprops_table
+
     intensity = image if image.ndim == 3 else image[:, :, None]
     table = regionprops_table(
         labels,
@@ -70,6 +72,8 @@ def write_table(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> Pat
 
 def outlines(labels: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """``[(label, polygon (N, 2) as x, y)]``: each object's outer contour traced on its pixel edges' midpoints."""
+    from skimage.measure import find_contours
+
     found = []
     for label in np.unique(labels[labels > 0]):
         ys, xs = np.nonzero(labels == label)
@@ -108,6 +112,8 @@ def colours(n: int) -> np.ndarray:
 
 def outline_overlay(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """RGB uint8: the image (contrast-stretched) with each object's outline in its own colour."""
+    from skimage.segmentation import find_boundaries
+
     from unetzoo.report.plots import overlay
 
     rgb = overlay(image, np.zeros(labels.shape, bool), (0, 0, 0))

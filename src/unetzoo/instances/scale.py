@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import ndimage
 
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
@@ -56,6 +55,8 @@ def mean_diameter(objects: InstanceSegmenter, probs: np.ndarray) -> float | None
     h-maxima seeds, cost 20x more): on the 100 builtin nuclei images the estimate agreed with the decoded
     objects' median diameter on whether a second pass was needed for all but one of 300 images (the images at
     zooms 0.5, 1 and 2; docs/pretrained.md)."""
+    from scipy import ndimage  # here, not at the top: a prediction at a given size does not need it
+
     foreground = objects.foreground(probs) > 0
     area = int(foreground.sum())
     seeds = foreground if objects.head is None else foreground & (objects.head.seed_map(probs) > objects.decoding.seed)

@@ -21,7 +21,6 @@ resampling (a class map survives nearest-neighbour warps and the per-class area 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from unetzoo.utils.edges import boundary_pixels
 
@@ -44,6 +43,8 @@ def boundary_classes(labels: np.ndarray) -> np.ndarray:
 def border_distance(labels: np.ndarray) -> np.ndarray:
     """Euclidean distance (px) of each object pixel to the nearest pixel outside its object (1 on its contour);
     0 on background. One distance transform for all objects: contours are set to 1 and distances grow inward."""
+    from scipy import ndimage  # here, not at the top: prediction imports the heads but never encodes a target
+
     inside = (labels > 0) & ~inner_boundary(labels)
     return np.where(labels > 0, ndimage.distance_transform_edt(inside) + 1.0, 0.0)
 
