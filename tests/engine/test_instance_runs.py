@@ -69,8 +69,9 @@ def test_data_without_instances_is_one_line(tmp_path: Path) -> None:
         write_image(tmp_path / "d" / "images" / f"{k}.png", np.full((32, 32), 40 * k, np.uint8))
         write_image(tmp_path / "d" / "masks" / f"{k}.png", mask)
     options = {**FAST, "data": str(tmp_path / "d"), "task": "instances", "out": str(tmp_path / "r")}
-    with pytest.raises(UnetzooError, match=r"--task instances needs an instance label image .* beside images/"):
+    with pytest.raises(UnetzooError, match=r"--task instances needs an instance label image .* beside images/") as err:
         train(**options)
+    assert f"unetzoo data instances {tmp_path / 'd'}" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_predict_instances_writes_labels_table_rois_and_outlines(run: tuple[str, Path], tmp_path: Path) -> None:

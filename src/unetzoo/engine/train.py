@@ -186,7 +186,8 @@ class Trainer:
             if not self.source.has_instances:
                 raise UnetzooError(
                     f"{c.data}: --task instances needs an instance label image per sample (instances/<stem>.png, "
-                    "uint16, 0 = background, one id per object) beside images/; add them or train --task semantic"
+                    "uint16, 0 = background, one id per object) beside images/; derive them from the masks with "
+                    f"`unetzoo data instances {c.data}` (one object per connected component), or train --task semantic"
                 )
         self.regions = self.volumes.regions if c.regions and self.volumes else None
         self.binary = self.head is None and self.source.classes <= 2 and self.regions is None
