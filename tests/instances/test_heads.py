@@ -11,9 +11,10 @@ from skimage.draw import disk
 from skimage.morphology import h_maxima, reconstruction
 from skimage.segmentation import find_boundaries
 
+from unetzoo.data.instances import relabel
 from unetzoo.errors import UnetzooError
 from unetzoo.instances import HEADS, Decoding, components, get_head, seeded_watershed
-from unetzoo.instances.decode import h_maxima_above
+from unetzoo.instances.decode import h_maxima_above, pack, remove_small
 from unetzoo.instances.targets import (
     border_distance,
     boundary_classes,
@@ -128,6 +129,41 @@ def test_h_maxima_above_equals_skimage_on_the_whole_image(h: float, level: float
         assert want.any() or not h_maxima_above(image, h, level).any()
 
 
+def test_h_maxima_above_with_many_regions_equals_skimage() -> None:
+    """Dozens of regions of every size, packed into one mosaic: the result is still scikit-image's."""
+    rng = np.random.default_rng(5)
+    image = ndimage.gaussian_filter(rng.random((200, 300)).astype(np.float32), 1.5)
+    image = (image - image.min()) / (image.max() - image.min())
+    h, level = 0.05, 0.5
+    assert ndimage.label(image > level - h, structure=np.ones((3, 3)))[1] > 30
+    want = h_maxima(image, h).astype(bool) & (image > level)
+    residue = image - reconstruction(image - h, image)
+    differ = h_maxima_above(image, h, level) != want
+    assert want.sum() > 30 and np.all(np.abs(residue[differ] - h) < 1e-6)
+
+
+def test_pack_places_rectangles_apart_inside_the_mosaic() -> None:
+    rng = np.random.default_rng(6)
+    shapes = [(int(a), int(b)) for a, b in rng.integers(1, 40, size=(50, 2))] + [(3, 200)]
+    corners, (height, width) = pack(shapes)
+    grown = np.zeros((height + 1, width + 1), np.int32)  # each rectangle and the 1-pixel gap below and right of it
+    for (y, x), (h, w) in zip(corners, shapes, strict=True):
+        assert y >= 0 and x >= 0 and y + h <= height and x + w <= width
+        grown[y : y + h + 1, x : x + w + 1] += 1
+    assert grown.max() == 1  # no rectangle overlaps another or its gap
+    assert height * width < 3 * sum(h * w for h, w in shapes)
+
+
+def test_remove_small_is_where_and_relabel() -> None:
+    labels = touching_discs(np.random.default_rng(7), n=30)
+    areas = np.bincount(labels.ravel())
+    for min_area in (0, 1, int(np.median(areas[1:])), int(areas.max()) + 1):
+        want = relabel(np.where(areas[labels] >= min_area, labels, 0))[0]
+        np.testing.assert_array_equal(remove_small(labels, min_area), want)
+    gaps = np.where(labels == 3, 0, labels)  # an id missing: renumbered even when nothing is dropped
+    np.testing.assert_array_equal(remove_small(gaps, 0), relabel(gaps)[0])
+
+
 @pytest.mark.parametrize("name", sorted(HEADS))
 def test_perfect_probabilities_decode_to_the_objects(name: str) -> None:
     """Each head's own target, as one-hot probabilities, decodes back to the labels (the head's upper bound)."""
@@ -172,6 +208,14 @@ def test_tune_improves_on_default_parameters() -> None:
     pairs = zip(probs, truths, strict=True)
     default = aggregate_instances(instance_counts(head.decode(p, Decoding()), t) for p, t in pairs)
     assert value > default["map"] and best.min_area > 4
+
+
+def test_tune_in_two_processes_equals_tune_in_one() -> None:
+    head = HEADS["distance"]
+    rng = np.random.default_rng(8)
+    truths = [touching_discs(rng) for _ in range(5)]
+    probs = [one_hot(head.encode(t), head.classes) * 0.6 + rng.random((head.classes, *t.shape)) * 0.4 for t in truths]
+    assert tune(head.decode, probs, truths, workers=2) == tune(head.decode, probs, truths)
 
 
 def test_tune_zooms_keeps_the_zoom_that_scores_best_and_the_smallest_on_ties() -> None:

@@ -1,7 +1,7 @@
 """Instance metrics against a brute-force reference on random label images, and their conventions.
 
 The reference works object by object with boolean masks, finds the largest one-to-one matching by trying every
-assignment, and follows Kumar et al.'s AJI pseudo-code literally; the library uses one sparse contingency table.
+assignment, and follows Kumar et al.'s AJI pseudo-code literally; the library uses one contingency table.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from skimage.segmentation import relabel_sequential
 
 from unetzoo.data.instances import relabel
-from unetzoo.metrics import DSB_THRESHOLDS, INSTANCE_KEYS, aggregate_instances, instance_counts
+from unetzoo.metrics import DSB_THRESHOLDS, INSTANCE_KEYS, aggregate_instances, instance_counts, matching
 
 IDS = np.array([1, 2, 3, 7, 255, 256, 65535, 70000, -1, -40, 2**40, -(2**35)], dtype=np.int64)
 LOW = (0.0, 0.1, 0.3)
@@ -138,6 +138,17 @@ def test_counts_and_scores_match_brute_force(pair: tuple[np.ndarray, np.ndarray]
         assert got[key] == pytest.approx(want[key], abs=1e-12), key
 
 
+@settings(max_examples=50, deadline=None)
+@given(label_pairs())
+def test_the_sparse_pair_count_equals_the_dense_one(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Above ``_DENSE_PAIRS`` objects squared the pairs are counted by ``np.unique``: same table."""
+    pred, true = pair
+    dense = instance_counts(pred, true, thresholds=LOW)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matching, "_DENSE_PAIRS", 0)
+        assert instance_counts(pred, true, thresholds=LOW) == dense
+
+
 @settings(max_examples=100, deadline=None)
 @given(label_pairs())
 def test_scores_do_not_depend_on_the_ids(pair: tuple[np.ndarray, np.ndarray]) -> None:
@@ -156,6 +167,14 @@ def test_relabel_is_skimage_relabel_sequential(seed: int, dtype: type) -> None:
     want = relabel_sequential(labels)[0]
     np.testing.assert_array_equal(got, want)
     assert n == len(set(labels.ravel().tolist()) - {0}) and got.dtype == np.int32
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.uint32, np.int64, np.uint64, bool])
+def test_relabel_of_ids_one_to_n_keeps_them(dtype: type) -> None:
+    labels = np.random.default_rng(9).integers(0, 2 if dtype is bool else 6, size=(9, 11)).astype(dtype)
+    got, n = relabel(labels)
+    np.testing.assert_array_equal(got, labels.astype(np.int64))
+    assert n == int(labels.max()) and got.dtype == np.int32
 
 
 def test_relabel_negative_and_bool_ids() -> None:

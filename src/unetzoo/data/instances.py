@@ -45,7 +45,9 @@ def relabel(labels: np.ndarray) -> tuple[np.ndarray, int]:
         flat = flat.view(np.uint8)
     small = flat.dtype.kind in "ui" and (flat.size == 0 or (flat.min() >= 0 and flat.max() < _LUT_LIMIT))
     if small:
-        present = np.bincount(flat.astype(np.intp, copy=False), minlength=1) > 0
+        present = np.bincount(flat.astype(np.intp) if flat.dtype == np.uint64 else flat, minlength=1) > 0
+        if present[1:].all():  # ids 1..N already: nothing to renumber
+            return flat.astype(np.int32, copy=False).reshape(np.shape(labels)), present.size - 1
         present[0] = False
         inverse = flat
     else:

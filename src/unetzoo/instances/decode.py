@@ -23,8 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from unetzoo.data.instances import relabel
-
 
 @dataclass(frozen=True)
 class Decoding:
@@ -57,23 +55,26 @@ class Decoding:
 
 
 def remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
-    """``labels`` without objects of fewer than ``min_area`` pixels, relabelled 1..N."""
-    if min_area > 1:
-        areas = np.bincount(labels.ravel())
-        small = areas < min_area
-        small[0] = False
-        if small.any():
-            labels = np.where(small[labels], 0, labels)
-    return relabel(labels)[0]
+    """``labels`` (non-negative ids) without objects of fewer than ``min_area`` pixels, relabelled 1..N."""
+    areas = np.bincount(labels.ravel())
+    keep = areas >= max(min_area, 1)
+    keep[0] = False
+    if keep[1:].all():  # nothing to drop and no gap in the ids: already 1..N
+        return labels.astype(np.int32, copy=False)
+    lut = np.cumsum(keep, dtype=np.int32)
+    lut[~keep] = 0
+    return lut[labels]
 
 
 def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
-    """``h_maxima(image, h)`` on the pixels above ``level`` (False elsewhere), computed region by region.
+    """``h_maxima(image, h)`` on the pixels above ``level`` (False elsewhere), computed on those regions only.
 
     The reconstruction behind h-maxima sorts every pixel of the image (19 ms of a 20 ms decode at 256x256). At
     a pixel above ``level`` the reconstruction of ``image - h`` is at least ``level - h``, so no path through
-    pixels at or below ``floor = level - h`` can raise it: each 8-connected region above ``floor`` is solved
-    on its own bounding box, the rest of the box held at ``floor``. Same result, on the regions' pixels only.
+    pixels at or below ``floor = level - h`` can raise it: each 8-connected region above ``floor`` can be solved
+    on its own bounding box, the rest of the box held at ``floor``. The boxes are packed into one mosaic, one
+    pixel of ``floor`` apart (:func:`pack`), and solved by one call: scikit-image's fixed cost per call (0.7 ms)
+    would otherwise be paid per region. Same result, on the regions' pixels only.
     """
     from scipy import ndimage
     from skimage.morphology import h_maxima
@@ -83,12 +84,36 @@ def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
     peaks = np.full(n + 1, floor, np.float32)
     np.maximum.at(peaks, regions[regions > 0], image[regions > 0])
     out = np.zeros(image.shape, bool)
-    for k, box in enumerate(ndimage.find_objects(regions), start=1):
-        if peaks[k] <= level:  # no pixel of it can be a seed
-            continue
-        inside = regions[box] == k
-        out[box] |= h_maxima(np.where(inside, image[box], floor), h).astype(bool) & inside
+    boxes = [(k, box) for k, box in enumerate(ndimage.find_objects(regions), start=1) if peaks[k] > level]
+    if not boxes:  # no pixel can be a seed
+        return out
+    insides = [regions[box] == k for k, box in boxes]
+    corners, shape = pack([inside.shape for inside in insides])
+    mosaic = np.full(shape, floor, np.float32)
+    for (_, box), inside, (y, x) in zip(boxes, insides, corners, strict=True):
+        height, width = inside.shape
+        mosaic[y : y + height, x : x + width][inside] = image[box][inside]
+    maxima = h_maxima(mosaic, h).astype(bool)
+    for (_, box), inside, (y, x) in zip(boxes, insides, corners, strict=True):
+        height, width = inside.shape
+        out[box] |= maxima[y : y + height, x : x + width] & inside
     return out & (image > level)
+
+
+def pack(shapes: list[tuple[int, int]], gap: int = 1) -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """Top-left corners that place rectangles of ``shapes`` (height, width) in rows, ``gap`` pixels apart, tallest
+    first; and the shape of the mosaic that holds them (about square)."""
+    area = sum((height + gap) * (width + gap) for height, width in shapes)
+    row_width = max(max(width for _, width in shapes), int(np.sqrt(area)))
+    corners: list[tuple[int, int]] = [(0, 0)] * len(shapes)
+    x = y = row_height = 0
+    for i in sorted(range(len(shapes)), key=lambda i: -shapes[i][0]):
+        height, width = shapes[i]
+        if x and x + width > row_width:  # next row
+            x, y, row_height = 0, y + row_height + gap, 0
+        corners[i] = (y, x)
+        x, row_height = x + width + gap, max(row_height, height)
+    return corners, (y + row_height, row_width)
 
 
 def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decoding) -> np.ndarray:

@@ -67,7 +67,7 @@ class DistanceHead(InstanceHead):
     def seed_map(self, probs: np.ndarray) -> np.ndarray:
         weights = np.zeros(self.classes, np.float32)  # a contact class (ContactHead) weighs 0, as background
         weights[: self.LEVELS + 1] = np.arange(self.LEVELS + 1) / self.LEVELS
-        return np.tensordot(weights, probs, axes=1)
+        return np.einsum("k,k...->...", weights, probs)  # not tensordot: BLAS threads would crowd forked decoders
 
 
 class ContactHead(DistanceHead):

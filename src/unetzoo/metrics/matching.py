@@ -1,9 +1,10 @@
 """One-to-one matching of predicted to true objects by IoU, and the sums of the aggregated Jaccard index.
 
 Both label images are relabelled first (:func:`unetzoo.data.instances.relabel`: 0 = background, any other id is
-one object). The overlaps come from one sparse contingency table over the pixels where both images are
-foreground (``scipy.sparse`` sums the duplicate (true, predicted) pairs), so the cost is one pass over the
-pixels plus the overlapping pairs, never a loop over objects.
+one object). The overlaps come from one contingency table over the pixels where both images are
+foreground (each (true, predicted) pair coded as one integer and counted by ``np.bincount``, or ``np.unique``
+when the objects are too many for a dense table), so the cost is one pass over the pixels, never a loop over
+objects.
 
 **Matching** (Caicedo et al., "Nucleus segmentation across imaging experiments: the 2018 Data Science Bowl",
 Nature Methods 2019): a true and a predicted object match at threshold ``t`` when their IoU is **above** ``t``
@@ -25,10 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 
 from unetzoo.data.instances import relabel
+
+_DENSE_PAIRS = 1 << 22
+"""Largest ``true x predicted`` object count whose pair table is counted densely (``np.bincount``, 32 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,15 @@ def overlaps(pred: np.ndarray, true: np.ndarray) -> Overlaps:
     true_area = np.bincount(t, minlength=n_true + 1)[1:]
     pred_area = np.bincount(p, minlength=n_pred + 1)[1:]
     both = (p != 0) & (t != 0)
-    ones = np.ones(int(both.sum()), dtype=np.int64)
-    table = sparse.coo_array((ones, (t[both] - 1, p[both] - 1)), shape=(n_true, n_pred)).tocsr().tocoo()
-    return Overlaps(true_area, pred_area, table.row, table.col, table.data)
+    pairs = (t[both].astype(np.int64) - 1) * max(n_pred, 1) + (p[both] - 1)  # one code per (true, pred) pair
+    if n_true * n_pred <= _DENSE_PAIRS:
+        counts = np.bincount(pairs, minlength=n_true * n_pred)
+        codes = np.flatnonzero(counts)
+        inter = counts[codes]
+    else:
+        codes, inter = np.unique(pairs, return_counts=True)
+    true_index, pred_index = np.divmod(codes, max(n_pred, 1))
+    return Overlaps(true_area, pred_area, true_index, pred_index, inter)
 
 
 def true_positives(ov: Overlaps, threshold: float) -> int:
