@@ -155,3 +155,22 @@ def test_more_objects_than_uint16_holds_is_one_line() -> None:
     with pytest.raises(UnetzooError, match=r"big\.png: 70000 objects do not fit a uint16 label image"):
         _object_labels(labels, "big.png")
     assert _object_labels(labels[:200], "ok.png").dtype == np.uint16
+
+
+def test_validation_predicts_with_the_planned_tile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training's validations tile images as the checkpoint will (the plan's tile), not by a default of their own."""
+    import unetzoo.engine.train as engine_train
+
+    tiles: list[tuple[int, int]] = []
+    original = engine_train.Segmenter
+
+    def recording(*args: object, **kwargs: object) -> object:
+        segmenter = original(*args, **kwargs)  # type: ignore[arg-type]
+        tiles.append(segmenter.tile)
+        return segmenter
+
+    monkeypatch.setattr(engine_train, "Segmenter", recording)
+    out = tmp_path / "r"
+    train(**{**FAST, "epochs": 1}, task="instances", out=str(out))
+    planned = tuple(load_checkpoint(out / "best.pt")["inference"]["tile"])
+    assert tiles and set(tiles) == {planned} and planned != (512, 512)

@@ -160,6 +160,15 @@ def test_whole_images_when_they_fit_else_patches(tmp_path: Path) -> None:
     assert patches.value == [64, 64] and "random" in patches.reason
 
 
+def test_every_image_up_to_the_one_pass_side_is_predicted_whole(tmp_path: Path) -> None:
+    """Not only the 95th-percentile size: a larger image up to INFERENCE_WHOLE_SIDE is one tile, not four."""
+    fp = compute_fingerprint(open_source(mixed_sizes(tmp_path / "ds", [96, 128, 192, 256], relative=False)))
+    assert max(rules.working_size(fp, Resampling())) < 300
+    plan = rules.plan_inference(fp, Resampling(), [128, 128])
+    side = rules.INFERENCE_WHOLE_SIDE
+    assert plan.value == {"mode": "whole", "tile": [side, side], "overlap": 0.25, "tta": False}
+
+
 def test_images_of_varied_sizes_train_in_patches_of_the_median_image(tmp_path: Path) -> None:
     """Whole 384 px images would fit a 512 px budget, but most images are smaller: a whole-image patch would be
     mostly padding, so the patch stays within the median image."""

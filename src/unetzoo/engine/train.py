@@ -465,12 +465,14 @@ class Trainer:
         if not self.val_idx and not (self.volumes and self.split["val"]):
             return {}
         model = self.model if self.ctx.device.type == "cpu" else OnDevice(self.model, self.ctx.device)
+        planned = (self.config.inference or {}).get("tile")  # validate as the checkpoint will predict
         segmenter = Segmenter(
             model,
             self.preprocess,
             threshold=self.config.threshold,
             resampling=self.resampling,
             regions=self.regions,  # type: ignore[arg-type]
+            **({"tile": tuple(planned)} if planned else {}),
         )
         shard = self.ctx.shard(self.val_idx)
         if self.volumes:

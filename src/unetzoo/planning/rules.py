@@ -254,8 +254,8 @@ def plan_normalize(fp: Fingerprint) -> Choice:
 
 def plan_inference(fp: Fingerprint, resampling: Resampling, patch: list[int]) -> Choice:
     height, width = working_size(fp, resampling)
-    if max(height, width) <= INFERENCE_WHOLE_SIDE:
-        side = max(round_up(max(height, width), 32), 32)
+    if max(height, width) <= INFERENCE_WHOLE_SIDE:  # tiles of that side: the few images above the 95th percentile
+        side = INFERENCE_WHOLE_SIDE  # run whole too, rather than in four overlapping tiles (twice the pixels)
         value = {"mode": "whole", "tile": [side, side], "overlap": 0.25, "tta": False}
         reason = f"whole image in one pass ({height}x{width} at the working scale); no TTA (4x the CPU time)"
     else:
