@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from unetzoo.data.instances import relabel
+
 
 @dataclass(frozen=True)
 class Decoding:
@@ -55,15 +57,14 @@ class Decoding:
 
 
 def remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
-    """``labels`` (non-negative ids) without objects of fewer than ``min_area`` pixels, relabelled 1..N."""
-    areas = np.bincount(labels.ravel())
-    keep = areas >= max(min_area, 1)
-    keep[0] = False
-    if keep[1:].all():  # nothing to drop and no gap in the ids: already 1..N
-        return labels.astype(np.int32, copy=False)
-    lut = np.cumsum(keep, dtype=np.int32)
-    lut[~keep] = 0
-    return lut[labels]
+    """``labels`` without objects of fewer than ``min_area`` pixels, relabelled 1..N."""
+    if min_area > 1:
+        areas = np.bincount(labels.ravel())
+        small = areas < min_area
+        small[0] = False
+        if small.any():
+            labels = np.where(small[labels], 0, labels)
+    return relabel(labels)[0]
 
 
 def h_maxima_above(image: np.ndarray, h: float, level: float) -> np.ndarray:
