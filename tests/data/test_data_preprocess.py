@@ -31,7 +31,7 @@ def test_channel_handling() -> None:
     assert Preprocess("none", channels=3)(gray).shape == (3, 20, 30)
     luma = Preprocess("none", channels=1)(IMAGE)
     np.testing.assert_allclose(luma[0], IMAGE @ np.array([0.299, 0.587, 0.114]), rtol=1e-5)
-    with pytest.raises(UnetzooError, match="has 2 channels but the model takes 3"):
+    with pytest.raises(UnetzooError, match=r"has 2 channel\(s\) but the model expects 3"):
         Preprocess("none", channels=3)(IMAGE[..., :2])
 
 

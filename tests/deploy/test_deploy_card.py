@@ -107,9 +107,10 @@ def test_bad_cards_are_refused(copy_of: Path) -> None:
         OnnxSegmenter(copy_of.with_name("missing.onnx"))
 
 
-def test_wrong_channel_count_is_refused(exported: Path) -> None:
+def test_channels_convert_as_in_training_or_are_refused(exported: Path) -> None:
     seg = OnnxSegmenter(exported)
-    for image in (np.zeros((32, 32, 2), np.uint8), np.zeros((32, 32), np.uint8)):  # as the torch engine
-        with pytest.raises(UnetzooError, match=r"two.png: has \d channel\(s\) but the model expects 3"):
-            seg.predict(image, "two.png")
-    assert seg.predict(np.zeros((20, 24, 3), np.uint8)).shape == (20, 24)
+    with pytest.raises(UnetzooError, match=r"two.tif: has 2 channel\(s\) but the model expects 3"):  # as torch
+        seg.predict(np.zeros((32, 32, 2), np.uint8), "two.tif")
+    gray = np.random.default_rng(0).integers(0, 256, (20, 24), dtype=np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=2)  # a gray image in an RGB dataset, as training stores it
+    np.testing.assert_array_equal(seg.probabilities(gray), seg.probabilities(rgb))

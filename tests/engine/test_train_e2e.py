@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 
 import unetzoo
@@ -172,13 +173,28 @@ def test_predict_writes_masks_of_input_size_and_refuses_overwrites(run: Path, tm
 
 
 def test_wrong_channel_count_is_a_clear_error(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_image(tmp_path / "gray.png", np.zeros((40, 40), np.uint8))
+    tifffile.imwrite(
+        tmp_path / "two.tif", np.zeros((40, 40, 2), np.uint8), photometric="minisblack", planarconfig="contig"
+    )
     code = main(
-        ["predict", "--checkpoint", str(run / "best.pt"), str(tmp_path / "gray.png"), "--out", str(tmp_path / "o")]
+        ["predict", "--checkpoint", str(run / "best.pt"), str(tmp_path / "two.tif"), "--out", str(tmp_path / "o")]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "gray.png" in err and "expects 3" in err and "Traceback" not in err
-    assert not (tmp_path / "o" / "gray.png").exists()
+    assert code == 1 and "two.tif: has 2 channel(s)" in err and "expects 3" in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "two.png").exists()
+
+
+def test_gray_image_for_an_rgb_run_is_replicated_as_in_training(run: Path, tmp_path: Path) -> None:
+    """A gray image reaches an RGB model as a gray image of an RGB dataset reached it in training: replicated."""
+    gray = (np.random.default_rng(3).random((40, 52)) * 255).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "gray.png", gray)
+    write_image(tmp_path / "in" / "rgb.png", np.repeat(gray[..., None], 3, axis=2))
+    args = ["predict", "--checkpoint", str(run / "best.pt"), str(tmp_path / "in"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--save-prob"]) == 0
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "o" / "gray_prob.tif"), read_image(tmp_path / "o" / "rgb_prob.tif")
+    )
 
 
 @pytest.mark.parametrize(

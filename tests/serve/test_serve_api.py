@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from servekit import call, decode_png, gray_image, multipart, png_bytes, rle_decode, running_server, tiff_bytes, upload
 
 from unetzoo import count_params
@@ -70,13 +72,23 @@ def test_any_size_tiff_16bit_and_gray_stored_as_rgb(server: UnetzooServer, model
     np.testing.assert_array_equal(decode_png(reply.body), want)
 
 
-def test_colour_image_for_a_gray_model_is_422(server: UnetzooServer):
-    rgb = np.stack([gray_image(32, 32, seed=s) for s in range(3)], axis=2)
-    reply = upload(server.url, png_bytes(rgb), "colour.png")
+def test_two_channel_image_for_a_gray_model_is_422(server: UnetzooServer):
+    buffer = io.BytesIO()
+    two = np.stack([gray_image(32, 32, seed=s) for s in range(2)], axis=2)
+    tifffile.imwrite(buffer, two, photometric="minisblack", planarconfig="contig")
+    reply = upload(server.url, buffer.getvalue(), "two.tif")
     assert reply.status == 422
     body = reply.json()
-    assert body["error"] == "unprocessable_image" and "expects 1" in body["message"]
+    assert body["error"] == "unprocessable_image" and "has 2 channel(s) but the model expects 1" in body["message"]
     assert "\n" not in body["message"]
+
+
+def test_colour_image_for_a_gray_model_is_segmented_as_its_luma(server: UnetzooServer):
+    rgb = np.stack([gray_image(32, 32, seed=s) for s in range(3)], axis=2)
+    luma = (rgb @ np.array([0.299, 0.587, 0.114])).round().astype(np.uint8)  # Pillow's RGB -> L
+    colour, gray = (upload(server.url, png_bytes(image), "x.png") for image in (rgb, luma))
+    assert colour.status == gray.status == 200
+    assert (decode_png(colour.body) != decode_png(gray.body)).mean() < 0.01  # luma differs by rounding only
 
 
 def test_preview_is_an_8bit_view(server: UnetzooServer):

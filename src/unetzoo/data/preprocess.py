@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.channels import convert_channels
 from unetzoo.utils.polarity import negatively_skewed
 from unetzoo.volumes.intensity import zscore_nonzero
 
@@ -29,7 +30,6 @@ nonzero (a brain slice of a skull-stripped MRI), 0 elsewhere (:func:`unetzoo.vol
 ``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
 ``none``: raw intensities as float32."""
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
 _EPS = 1e-6
 
 
@@ -39,7 +39,8 @@ class Preprocess:
 
     Args:
         normalize: one of :data:`NORMALIZATIONS`.
-        channels: channels the model takes; gray inputs are replicated to 3, RGB is reduced to 1 by BT.601 luma.
+        channels: channels the model takes; gray inputs are replicated to 3, RGB is reduced to 1 by BT.601 luma
+            (:mod:`unetzoo.utils.channels`).
             ``None`` keeps the input's channels.
         mean, std: per-channel statistics for ``normalize="dataset"`` (set by :meth:`fit`).
     """
@@ -55,21 +56,9 @@ class Preprocess:
         if (self.mean is None) != (self.std is None):
             raise UnetzooError("Preprocess needs both mean and std, or neither; pass both or call fit()")
 
-    def convert(self, image: np.ndarray) -> np.ndarray:
-        """``HxW`` or ``HxWxC`` -> ``HxWx channels`` float32."""
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim == 2:
-            image = image[..., None]
-        have, want = image.shape[2], self.channels or image.shape[2]
-        if have == want:
-            return image
-        if have == 1:
-            return np.repeat(image, want, axis=2)
-        if have in (3, 4) and want == 1:
-            return (image[..., :3] @ _LUMA)[..., None]
-        if have == 4 and want == 3:
-            return image[..., :3]
-        raise UnetzooError(f"image has {have} channels but the model takes {want}; convert the input or retrain")
+    def convert(self, image: np.ndarray, source: str = "image") -> np.ndarray:
+        """``HxW`` or ``HxWxC`` -> ``HxWx channels`` float32 (:func:`unetzoo.utils.channels.convert_channels`)."""
+        return convert_channels(image, self.channels, source)
 
     def normalized(self, image: np.ndarray) -> np.ndarray:
         """Normalize an ``HxWxC`` float32 image (channels already converted)."""

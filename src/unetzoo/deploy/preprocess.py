@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.channels import convert_channels
 from unetzoo.utils.polarity import negatively_skewed
 from unetzoo.volumes.intensity import zscore_nonzero
 
 NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as Pillow's RGB -> L
 _EPS = 1e-6
 _KEYS = {"normalize", "channels", "mean", "std"}
 
@@ -32,25 +32,6 @@ def check_record(record: Mapping[str, Any], where: str) -> None:
         raise UnetzooError(f"{where}: unknown normalization {record.get('normalize')!r}; re-export the model")
     if record["normalize"] == "dataset" and (record.get("mean") is None or record.get("std") is None):
         raise UnetzooError(f"{where}: 'dataset' normalization without statistics; re-export from a trained run")
-
-
-def convert(image: np.ndarray, channels: int | None, source: str = "image") -> np.ndarray:
-    """``HxW`` or ``HxWxC`` -> ``HxWx channels`` float32 (gray replicated, RGB(A) -> luma, RGBA -> RGB)."""
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3:
-        raise UnetzooError(f"{source}: expected an HxW or HxWxC image, got shape {image.shape}")
-    have, want = image.shape[2], channels or image.shape[2]
-    if have == want:
-        return image
-    if have == 1:
-        return np.repeat(image, want, axis=2)
-    if have in (3, 4) and want == 1:
-        return (image[..., :3] @ _LUMA)[..., None]
-    if have == 4 and want == 3:
-        return image[..., :3]
-    raise UnetzooError(f"{source}: image has {have} channels but the model takes {want}; convert the input")
 
 
 def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
@@ -74,5 +55,5 @@ def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
 
 def preprocess(image: np.ndarray, record: Mapping[str, Any], source: str = "image") -> np.ndarray:
     """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 model input, as ``Preprocess.from_dict(record)(image)``."""
-    out = normalized(convert(image, record.get("channels"), source), record)
+    out = normalized(convert_channels(image, record.get("channels"), source), record)
     return np.ascontiguousarray(np.asarray(out, dtype=np.float32).transpose(2, 0, 1))

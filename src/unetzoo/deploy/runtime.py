@@ -26,6 +26,7 @@ from unetzoo.deploy.card import read_card
 from unetzoo.deploy.preprocess import check_record, preprocess
 from unetzoo.deploy.tiling import padded_runner, probabilities, sigmoid, sliding_window, to_labels, with_flip_tta
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.channels import check_channels
 from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
 
 
@@ -141,15 +142,13 @@ class OnnxSegmenter:
     def preprocess(self, image: np.ndarray, source: str = "image") -> np.ndarray:
         """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 network input (the card's working scale and preprocessing).
 
-        As the torch ``Segmenter``, an image whose channel count differs from the model's is refused.
+        As the torch ``Segmenter``, channels convert by :mod:`unetzoo.utils.channels` (a gray image for an RGB
+        model is replicated); an image whose channels do not convert is refused.
         """
         image = np.asarray(image)
-        channels = 1 if image.ndim == 2 else image.shape[-1]
-        if image.ndim not in (2, 3) or channels != self.in_channels:
-            raise UnetzooError(
-                f"{source}: has {channels} channel(s) but the model expects {self.in_channels}; "
-                f"convert the image to {'grayscale' if self.in_channels == 1 else f'{self.in_channels} channels'}"
-            )
+        if image.ndim not in (2, 3):
+            raise UnetzooError(f"{source}: expected an HxW or HxWxC image, got shape {image.shape}")
+        check_channels(1 if image.ndim == 2 else image.shape[-1], self.in_channels, source)
         return preprocess(apply_to_image(image, self.resampling), self.card["preprocess"], source)
 
     def probabilities(self, image: np.ndarray, source: str = "image") -> np.ndarray:

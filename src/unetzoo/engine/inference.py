@@ -20,8 +20,8 @@ from unetzoo.data import Preprocess
 from unetzoo.data.regions import Regions
 from unetzoo.engine.checkpoint import load_checkpoint, model_from_checkpoint
 from unetzoo.engine.sliding_window import probabilities, sliding_window, to_labels, with_flip_tta
-from unetzoo.errors import UnetzooError
 from unetzoo.models import SegmentationModel
+from unetzoo.utils.channels import check_channels
 from unetzoo.utils.resample import Resampling, apply_to_image, probabilities_back
 
 
@@ -86,11 +86,7 @@ class Segmenter:
         """The network's input (C, h, w) for a raw image (H, W, C): resampled to the working scale, preprocessed."""
         if image.ndim == 2:
             image = image[:, :, None]
-        if image.shape[2] != self.in_channels:
-            raise UnetzooError(
-                f"{source}: has {image.shape[2]} channel(s) but the model expects {self.in_channels}; "
-                f"convert the image to {'grayscale' if self.in_channels == 1 else f'{self.in_channels} channels'}"
-            )
+        check_channels(image.shape[2], self.in_channels, source)
         return torch.from_numpy(np.ascontiguousarray(self.preprocess(apply_to_image(image, self.resampling))))
 
     def to_original(self, probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -39,7 +39,6 @@ from unetzoo.serve.imaging import (
     ACCEPTED_FORMATS,
     decode_upload,
     encode_png,
-    fit_channels,
     mask_image,
     preview_image,
     rle_encode,
@@ -169,7 +168,8 @@ class App:
             "concurrency": self.config.concurrency,
             "any_size": True,
             "note": "any height and width (tiled and mirror-padded)"
-            + ("; a gray image saved as RGB is accepted" if self.model.in_channels == 1 else "; alpha is dropped"),
+            + "; channels convert as in training: gray replicated for an RGB model, colour to its luma for a gray"
+            " model, alpha dropped",
         }
 
     # -- dispatch -------------------------------------------------------------------------------------
@@ -228,7 +228,6 @@ class App:
         )
 
     def _probabilities(self, image: np.ndarray, stem: str) -> np.ndarray:
-        image = fit_channels(image, self.model.in_channels)
         try:
             with self._workers:
                 return np.asarray((self.model.objects or self.model.segmenter).probabilities(image, stem), np.float32)

@@ -93,15 +93,6 @@ def over_pixel_limit(display_name: str, size: str, max_pixels: int) -> ApiError:
     )
 
 
-def fit_channels(image: np.ndarray, in_channels: int) -> np.ndarray:
-    """A gray image stored as RGB (three equal channels) becomes gray for a 1-channel model; nothing else changes."""
-    if in_channels == 1 and image.ndim == 3 and image.shape[2] == 3:
-        first = image[:, :, 0]
-        if np.array_equal(first, image[:, :, 1]) and np.array_equal(first, image[:, :, 2]):
-            return np.ascontiguousarray(first)
-    return image
-
-
 def encode_png(array: np.ndarray) -> bytes:
     """Lossless PNG bytes of an ``HxW`` uint8/uint16 or ``HxWx3`` uint8 array."""
     buffer = io.BytesIO()
