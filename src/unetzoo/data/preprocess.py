@@ -15,22 +15,10 @@ import numpy as np
 
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.channels import convert_channels
-from unetzoo.utils.polarity import negatively_skewed
-from unetzoo.volumes.intensity import zscore_nonzero
+from unetzoo.utils.normalize import NORMALIZATIONS, normalize_image
 
 if TYPE_CHECKING:
     from unetzoo.data.source import Source
-
-NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
-"""``zscore``: per image and channel, (x - mean) / std. ``zscore_polarity``: the same, negated on an image whose
-intensities are negatively skewed (dark objects on a bright background; :mod:`unetzoo.utils.polarity`), so every
-image shows bright objects. ``nonzero``: the z-score over the pixels where any channel is
-nonzero (a brain slice of a skull-stripped MRI), 0 elsewhere (:func:`unetzoo.volumes.intensity.zscore_nonzero`).
-``minmax``: per image and channel to [0, 1].
-``dataset``: (x - mean_c) / std_c with the training set's channel statistics (:meth:`Preprocess.fit`).
-``none``: raw intensities as float32."""
-
-_EPS = 1e-6
 
 
 @dataclass
@@ -61,23 +49,10 @@ class Preprocess:
         return convert_channels(image, self.channels, source)
 
     def normalized(self, image: np.ndarray) -> np.ndarray:
-        """Normalize an ``HxWxC`` float32 image (channels already converted)."""
-        if self.normalize == "none":
-            return image
-        if self.normalize == "dataset":
-            if self.mean is None or self.std is None:
-                raise UnetzooError("Preprocess(normalize='dataset') has no statistics; call fit(src, ids) first")
-            mean, std = np.float32(self.mean), np.float32(self.std)
-            return (image - mean) / np.maximum(std, _EPS)
-        planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # per-channel statistics ~20x faster on CxHxW
-        if self.normalize == "nonzero":
-            return zscore_nonzero(planes).transpose(1, 2, 0)
-        if self.normalize in ("zscore", "zscore_polarity"):
-            mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
-            out = (image - mean) / np.maximum(std, _EPS)
-            return -out if self.normalize == "zscore_polarity" and negatively_skewed(image) else out
-        lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
-        return (image - lo) / np.maximum(hi - lo, _EPS)
+        """Normalize an ``HxWxC`` float32 image (channels already converted; :mod:`unetzoo.utils.normalize`)."""
+        if self.normalize == "dataset" and (self.mean is None or self.std is None):
+            raise UnetzooError("Preprocess(normalize='dataset') has no statistics; call fit(src, ids) first")
+        return normalize_image(image, self.normalize, self.mean, self.std)
 
     def transform(self, image: np.ndarray) -> np.ndarray:
         """``HxWxC`` raw -> ``HxWxC`` converted and normalized float32 (what the dataset crops and augments)."""

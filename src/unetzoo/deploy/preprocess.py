@@ -1,9 +1,7 @@
-"""NumPy twin of :class:`unetzoo.data.Preprocess` for the runtime (that class's module imports torch).
-
-It reads the preprocessing record saved in the checkpoint and copied into the model card
-(``{"normalize", "channels", "mean", "std"}``) and applies exactly the same channel conversion and
-normalization, in the same float32 operations, so that ONNX predictions see what training saw.
-``tests/deploy/test_runtime.py`` checks bit-for-bit parity with the data package's class.
+"""The runtime's preprocessing (torch-free: :mod:`unetzoo.data` imports torch): the record saved in the checkpoint
+and copied into the model card (``{"normalize", "channels", "mean", "std"}``), applied with the same functions as
+:class:`unetzoo.data.Preprocess` (:mod:`unetzoo.utils.channels`, :mod:`unetzoo.utils.normalize`), so that ONNX
+predictions see what training saw. ``tests/deploy/test_deploy_runtime.py`` checks bit-for-bit parity.
 """
 
 from __future__ import annotations
@@ -15,11 +13,8 @@ import numpy as np
 
 from unetzoo.errors import UnetzooError
 from unetzoo.utils.channels import convert_channels
-from unetzoo.utils.polarity import negatively_skewed
-from unetzoo.volumes.intensity import zscore_nonzero
+from unetzoo.utils.normalize import NORMALIZATIONS, normalize_image
 
-NORMALIZATIONS = ("zscore", "zscore_polarity", "nonzero", "minmax", "dataset", "none")
-_EPS = 1e-6
 _KEYS = {"normalize", "channels", "mean", "std"}
 
 
@@ -34,26 +29,8 @@ def check_record(record: Mapping[str, Any], where: str) -> None:
         raise UnetzooError(f"{where}: 'dataset' normalization without statistics; re-export from a trained run")
 
 
-def normalized(image: np.ndarray, record: Mapping[str, Any]) -> np.ndarray:
-    """Normalize an ``HxWxC`` float32 image as the record says."""
-    mode = record["normalize"]
-    if mode == "none":
-        return image
-    if mode == "dataset":
-        mean, std = np.float32(record["mean"]), np.float32(record["std"])
-        return (image - mean) / np.maximum(std, _EPS)
-    planes = np.ascontiguousarray(image.transpose(2, 0, 1))  # statistics on CxHxW, as the data package
-    if mode == "nonzero":
-        return zscore_nonzero(planes).transpose(1, 2, 0)
-    if mode in ("zscore", "zscore_polarity"):
-        mean, std = planes.mean(axis=(1, 2)), planes.std(axis=(1, 2))
-        out = (image - mean) / np.maximum(std, _EPS)
-        return -out if mode == "zscore_polarity" and negatively_skewed(image) else out
-    lo, hi = planes.min(axis=(1, 2)), planes.max(axis=(1, 2))
-    return (image - lo) / np.maximum(hi - lo, _EPS)
-
-
 def preprocess(image: np.ndarray, record: Mapping[str, Any], source: str = "image") -> np.ndarray:
     """Raw ``HxW(xC)`` image -> ``CxHxW`` float32 model input, as ``Preprocess.from_dict(record)(image)``."""
-    out = normalized(convert_channels(image, record.get("channels"), source), record)
+    image = convert_channels(image, record.get("channels"), source)
+    out = normalize_image(image, record["normalize"], record.get("mean"), record.get("std"))
     return np.ascontiguousarray(np.asarray(out, dtype=np.float32).transpose(2, 0, 1))

@@ -24,9 +24,9 @@ def negatively_skewed(image: np.ndarray) -> bool:
     """Whether an ``HxW`` or ``HxWxC`` image has dark objects on a bright background by its histogram: the mean
     over channels of its per-channel z-scores has a negative third central moment. A flat image is not.
 
-    It standardises the raw image itself, in float64, even where the caller (:class:`unetzoo.data.Preprocess`,
-    its NumPy twin in :mod:`unetzoo.deploy.preprocess`) has just z-scored it in float32: so the decision does not
-    depend on the caller's precision, and both engines flip exactly the same images, at about 1 ms per image."""
+    It standardises the raw image itself, in float64, even where the caller
+    (:func:`unetzoo.utils.normalize.normalize_image`) has just z-scored it in float32: so the decision does not
+    depend on the caller's precision, at about 1 ms per image."""
     planes = np.asarray(image, dtype=np.float64)
     if planes.ndim == 2:
         planes = planes[..., None]
