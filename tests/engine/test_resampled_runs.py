@@ -116,13 +116,15 @@ def test_a_budget_spent_between_epochs_still_validates_the_last_one(
 
 
 def test_validation_keeps_to_its_share_of_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first validation runs unconditionally (it measures the cost) and the last scores the run; each one
+    between starts only while the validations before it, plus the last one's cost again, keep within the share."""
     from unetzoo.engine import train as train_module
     from unetzoo.planning.rules import VALIDATION_SHARE
 
     real = train_module.Trainer._validate
 
-    def slow_validation(self: train_module.Trainer) -> dict:  # a validation set that costs 0.3 s to score
-        time.sleep(0.3)
+    def slow_validation(self: train_module.Trainer) -> dict:  # a validation set that costs more than a step
+        time.sleep(0.05)
         return real(self)
 
     monkeypatch.setattr(train_module.Trainer, "_validate", slow_validation)
@@ -132,7 +134,7 @@ def test_validation_keeps_to_its_share_of_a_budget(tmp_path: Path, monkeypatch: 
     validated = [row for row in history if "val_dice" in row]
     assert history[0] in validated and history[-1] in validated  # the first measures the cost; the last scores
     assert len(validated) < len(history) / 2  # each epoch is one step: validating all would be most of the time
-    spent = 0.0
-    for row in validated[:-1]:
-        spent += row["val_time"]
-        assert spent <= VALIDATION_SHARE * row["elapsed"] + 0.3  # within the share, give or take one estimate
+    assert len(validated) >= 3  # some validations between: the share, not a ban, holds them back
+    for k, row in enumerate(validated[1:-1], start=1):
+        spent_before = sum(earlier["val_time"] for earlier in validated[:k])
+        assert spent_before <= VALIDATION_SHARE * row["elapsed"]  # the rule it was started under
