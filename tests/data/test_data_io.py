@@ -62,6 +62,22 @@ def test_alpha_dropped_palette_kept_for_masks(tmp_path: Path) -> None:
     assert io.read_image(tmp_path / "pal.png").shape == (2, 2, 3)
 
 
+def test_tiff_alpha_only_when_declared(tmp_path: Path) -> None:
+    """A TIFF's 4th sample is dropped only when the file declares it alpha; an ImageJ hyperstack of four stains
+    keeps all four (it used to lose its last stain as if it were alpha)."""
+    stains = np.arange(4 * 6 * 5, dtype=np.uint16).reshape(4, 6, 5)
+    tifffile.imwrite(tmp_path / "stains.tif", stains, imagej=True, metadata={"axes": "CYX"})
+    info = io.image_info(tmp_path / "stains.tif")
+    assert (info.channels, info.alpha) == (4, False)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "stains.tif"), np.moveaxis(stains, 0, -1))
+    rgba = np.arange(6 * 5 * 4, dtype=np.uint8).reshape(6, 5, 4)
+    tifffile.imwrite(tmp_path / "rgba.tif", rgba, photometric="rgb", extrasamples=["unassalpha"])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "pil_rgba.tif")
+    for name in ("rgba.tif", "pil_rgba.tif"):
+        assert io.image_info(tmp_path / name).alpha
+        np.testing.assert_array_equal(io.read_image(tmp_path / name), rgba[..., :3])
+
+
 def test_pixel_limit_is_checked_from_the_header(tmp_path: Path) -> None:
     with pytest.raises(UnetzooError, match="67,108,864-pixel limit") as huge:
         io.image_info(png_claiming(tmp_path / "bomb.png", 100_000, 100_000))

@@ -172,16 +172,19 @@ def test_predict_writes_masks_of_input_size_and_refuses_overwrites(run: Path, tm
     assert main(["predict", "--checkpoint", str(run / "best.pt"), str(src), "--out", str(src)]) == 1
 
 
-def test_wrong_channel_count_is_a_clear_error(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    tifffile.imwrite(
-        tmp_path / "two.tif", np.zeros((40, 40, 2), np.uint8), photometric="minisblack", planarconfig="contig"
-    )
+@pytest.mark.parametrize("channels", [2, 4])
+def test_wrong_channel_count_is_a_clear_error(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], channels: int
+) -> None:
+    """Two channels, or four stains (not RGBA: no sample declared alpha), have no meaning for an RGB model."""
+    stains = np.zeros((40, 40, channels), np.uint8)
+    tifffile.imwrite(tmp_path / "many.tif", stains, photometric="minisblack", planarconfig="contig")
     code = main(
-        ["predict", "--checkpoint", str(run / "best.pt"), str(tmp_path / "two.tif"), "--out", str(tmp_path / "o")]
+        ["predict", "--checkpoint", str(run / "best.pt"), str(tmp_path / "many.tif"), "--out", str(tmp_path / "o")]
     )
     err = capsys.readouterr().err
-    assert code == 1 and "two.tif: has 2 channel(s)" in err and "expects 3" in err and "Traceback" not in err
-    assert not (tmp_path / "o" / "two.png").exists()
+    assert code == 1 and f"many.tif: has {channels} channel(s)" in err and "expects 3" in err
+    assert "Traceback" not in err and not (tmp_path / "o" / "many.png").exists()
 
 
 def test_gray_image_for_an_rgb_run_is_replicated_as_in_training(run: Path, tmp_path: Path) -> None:

@@ -133,7 +133,11 @@ def _top(counter: Counter[str], n: int = 8) -> dict[str, int]:
 def _channel_kind(info: ImageInfo) -> str:
     if info.format == "volume":
         return f"{info.channels} modalities"
-    return "palette" if info.palette else _KIND.get(info.channels, f"{info.channels}-channel")
+    if info.palette:
+        return "palette"
+    if info.channels == 4 and not info.alpha:  # four stains (an ImageJ hyperstack), not RGBA
+        return "4-channel"
+    return _KIND.get(info.channels, f"{info.channels}-channel")
 
 
 def _sample(

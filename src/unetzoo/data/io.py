@@ -37,6 +37,7 @@ IMAGE_EXTENSIONS: dict[str, str] = {
 
 _CANONICAL_EXTENSION = {"PNG": ".png", "TIFF": ".tif", "JPEG": ".jpg", "BMP": ".bmp", "GIF": ".gif"}
 _FORMAT_ALIASES = {"MPO": "JPEG"}  # Pillow reports multi-picture JPEGs as MPO
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La")  # Pillow modes whose last band is alpha (PA: a palette image)
 _TIFF_2D_AXES = {"YX", "YXS", "CYX", "SYX"}
 
 
@@ -45,7 +46,9 @@ class ImageInfo:
     """What an image header says, read without decoding pixels.
 
     ``channels`` counts stored bands (RGBA is 4, a palette image 1); ``palette`` marks Pillow ``P`` images whose
-    pixels are indices into a colour table (class ids when used as masks).
+    pixels are indices into a colour table (class ids when used as masks); ``alpha`` marks a last band that is
+    alpha (Pillow's ``RGBA``/``LA`` modes; in a TIFF, an RGB image's extra sample declared alpha), which reading
+    drops. A 4-channel TIFF without it (an ImageJ CYX hyperstack of four stains) keeps its four channels.
     """
 
     format: str
@@ -54,6 +57,7 @@ class ImageInfo:
     channels: int
     dtype: str
     palette: bool = False
+    alpha: bool = False
 
 
 class PixelLimitError(DataError):
@@ -134,7 +138,7 @@ def _pil_info(path: Path, im: Image.Image, expected: str) -> ImageInfo:
     mode = im.mode
     dtype = {"1": "bool", "I": "int32", "F": "float32"}.get(mode, "uint16" if mode.startswith("I;16") else "uint8")
     channels = 1 if mode.startswith("I;16") else len(im.getbands())
-    return ImageInfo(actual, height, width, channels, dtype, palette=mode in ("P", "PA"))
+    return ImageInfo(actual, height, width, channels, dtype, palette=mode in ("P", "PA"), alpha=mode in _ALPHA_MODES)
 
 
 def _open_tiff(path: Path) -> tifffile.TiffFile:
@@ -167,7 +171,15 @@ def _tiff_info(path: Path, tif: tifffile.TiffFile) -> ImageInfo:
     height, width = (shape[0], shape[1]) if axes.startswith("YX") else (shape[1], shape[2])
     _check_pixels(path, height, width)
     channels = 1 if axes == "YX" else (shape[2] if axes == "YXS" else shape[0])
-    return ImageInfo("TIFF", height, width, channels, str(series.dtype))
+    page = tif.pages.first
+    alpha = (
+        channels == 4
+        and page.photometric == tifffile.PHOTOMETRIC.RGB
+        and any(
+            sample in (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA) for sample in page.extrasamples
+        )
+    )
+    return ImageInfo("TIFF", height, width, channels, str(series.dtype), alpha=alpha)
 
 
 def _not_tiff(path: Path, exc: Exception) -> DataError:
@@ -232,8 +244,9 @@ def _tiff_pixels(arr: np.ndarray, axes: str) -> np.ndarray:
 def read_image(path: str | os.PathLike[str], *, mask: bool = False) -> np.ndarray:
     """Decode a 2D image into its native dtype: ``HxW`` (gray) or ``HxWxC``.
 
-    Alpha is dropped (RGBA -> RGB, LA -> L). Palette images become RGB, except masks (``mask=True``), whose
-    palette indices are returned as class ids.
+    Alpha is dropped (RGBA -> RGB, LA -> L; in a TIFF only a sample declared alpha: a 4-channel ImageJ hyperstack
+    keeps its 4 channels). Palette images become RGB, except masks (``mask=True``), whose palette indices are
+    returned as class ids.
     """
     path = Path(path)
     info = image_info(path)
@@ -247,7 +260,7 @@ def read_image(path: str | os.PathLike[str], *, mask: bool = False) -> np.ndarra
     except Exception as exc:
         raise fail(path, f"truncated or corrupt image data ({exc})", "re-export it or remove it") from None
     _check_decoded(path, arr, info.height, info.width)
-    if arr.ndim == 3 and arr.shape[2] == 4:
+    if info.alpha and info.format == "TIFF":  # Pillow's formats were converted above
         arr = arr[..., :3]
     return np.ascontiguousarray(arr)
 

@@ -234,8 +234,6 @@ def effective_channels(info: ImageInfo) -> int:
     """Channels :func:`unetzoo.data.io.read_image` returns for an image with this header."""
     if info.palette:
         return 3
-    if info.channels == 4:
-        return 3
-    if info.channels == 2 and info.format != "TIFF":  # gray + alpha
-        return 1
+    if info.alpha:  # RGBA -> RGB, gray + alpha -> gray
+        return info.channels - 1
     return info.channels

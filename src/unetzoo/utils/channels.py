@@ -4,12 +4,13 @@ evaluation, both prediction engines and the torch-free runtime (NumPy only).
 * gray -> 3 channels: replicated, as a folder dataset that mixes gray and colour images stores its gray ones
   (:func:`unetzoo.data.source.to_channels`), so a gray fluorescence image reaches an RGB-trained model as
   training showed it;
-* RGB or RGBA -> 1 channel: ITU-R BT.601 luma, as Pillow's ``RGB -> L`` (a gray image stored as RGB, three
-  equal channels, gives exactly its gray values);
-* RGBA -> RGB: alpha dropped.
+* RGB -> 1 channel: ITU-R BT.601 luma, as Pillow's ``RGB -> L`` (a gray image stored as RGB, three equal
+  channels, gives exactly its gray values).
 
-Any other mismatch (a 2-channel image for an RGB model, one gray image for a model of four MRI modalities) has
-no meaning to guess and is refused with a one-line error naming the image.
+Alpha never gets here: the readers drop it (:func:`unetzoo.data.io.read_image`), so four channels are four
+images' worth of signal (an ImageJ hyperstack of four stains), never silently cut to three. Any other mismatch
+(four channels or two for an RGB model, one gray image for a model of four MRI modalities) has no meaning to
+guess and is refused with a one-line error naming the image.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 def convertible(have: int, want: int) -> bool:
     """Whether an image of ``have`` channels converts to ``want`` by the rules above."""
-    return have == want or (have == 1 and want == 3) or (have in (3, 4) and want == 1) or (have, want) == (4, 3)
+    return have == want or (have, want) in ((1, 3), (3, 1))
 
 
 def check_channels(have: int, want: int, source: str = "image") -> None:
@@ -47,9 +48,6 @@ def convert_channels(image: np.ndarray, channels: int | None, source: str = "ima
         return image
     if have == 1:
         return np.repeat(image, want, axis=2)
-    if want == 1:
-        rgb = image[..., :3]
-        if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2]):
-            return np.ascontiguousarray(rgb[..., :1])  # a gray image stored as RGB: exactly its gray values
-        return (rgb @ LUMA)[..., None]
-    return image[..., :3]
+    if np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]):
+        return np.ascontiguousarray(image[..., :1])  # a gray image stored as RGB: exactly its gray values
+    return (image @ LUMA)[..., None]
