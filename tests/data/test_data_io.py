@@ -103,3 +103,17 @@ def test_write_image_is_lossless_and_atomic(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "p.tif", "stack.tif"]
     with pytest.raises(UnetzooError, match="losslessly"):
         io.write_image(tmp_path / "x.jpg", np.zeros((2, 2), np.uint8))
+
+
+def test_predict_reads_a_channel_hyperstack_as_one_image_and_a_stack_as_slices(tmp_path: Path) -> None:
+    """An ImageJ hyperstack stores one page per channel: prediction reads it as the data layer does (one image of
+    four channels), while pages of slices stay a stack."""
+    from unetzoo.engine.predict import collect_inputs
+
+    stains = np.arange(4 * 6 * 5, dtype=np.uint8).reshape(4, 6, 5)
+    tifffile.imwrite(tmp_path / "stains.tif", stains, imagej=True, metadata={"axes": "CYX"})
+    io.write_image(tmp_path / "slices.tif", stains)  # one page per slice
+    assert io.is_2d_tiff(tmp_path / "stains.tif") and not io.is_2d_tiff(tmp_path / "slices.tif")
+    inputs = {item.path.name: item for item in collect_inputs([tmp_path])}
+    assert (inputs["stains.tif"].slices, inputs["slices.tif"].slices) == (1, 4)
+    np.testing.assert_array_equal(next(inputs["stains.tif"].images()), np.moveaxis(stains, 0, -1))

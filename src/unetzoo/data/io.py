@@ -265,6 +265,17 @@ def read_image(path: str | os.PathLike[str], *, mask: bool = False) -> np.ndarra
     return np.ascontiguousarray(arr)
 
 
+def is_2d_tiff(path: str | os.PathLike[str]) -> bool:
+    """Whether a TIFF holds one 2D image, gray, colour or with channels (``YX``, ``YXS``, ``CYX``: an ImageJ
+    hyperstack of stains, one page per channel), rather than a stack of slices; False for an unreadable file
+    (:func:`stack_info` and :func:`read_image` say what is wrong with it)."""
+    try:
+        with _open_tiff(Path(path)) as tif:
+            return tif.series[0].axes in _TIFF_2D_AXES
+    except Exception:
+        return False
+
+
 def stack_info(path: str | os.PathLike[str]) -> tuple[int, ImageInfo]:
     """Number of slices and the per-slice header of a multi-page TIFF stack (``ZYX`` or ``ZYXS``)."""
     path = Path(path)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from unetzoo.data.io import IMAGE_EXTENSIONS, read_image, read_stack_slice, stack_info, write_image
+from unetzoo.data.io import IMAGE_EXTENSIONS, is_2d_tiff, read_image, read_stack_slice, stack_info, write_image
 from unetzoo.errors import UnetzooError
 
 
@@ -55,7 +55,8 @@ class PredictInput:
 
 
 def collect_inputs(inputs: list[str | os.PathLike[str]]) -> list[PredictInput]:
-    """Expand files and folders (non-recursive) into inputs; TIFFs with several pages become stacks."""
+    """Expand files and folders (non-recursive) into inputs; TIFFs with several pages become stacks, except an
+    image whose pages are its channels (an ImageJ ``CYX`` hyperstack), which is read as the data layer reads it."""
     found: list[Path] = []
     for item in inputs:
         p = Path(item)
@@ -69,7 +70,7 @@ def collect_inputs(inputs: list[str | os.PathLike[str]]) -> list[PredictInput]:
         raise UnetzooError(f"no images found in {', '.join(map(str, inputs))}; supported: {sorted(IMAGE_EXTENSIONS)}")
     result = []
     for f in found:
-        slices = stack_info(f)[0] if f.suffix.lower() in (".tif", ".tiff") else 1
+        slices = stack_info(f)[0] if f.suffix.lower() in (".tif", ".tiff") and not is_2d_tiff(f) else 1
         result.append(PredictInput(f, slices))
     return result
 
