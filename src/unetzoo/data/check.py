@@ -27,7 +27,7 @@ from unetzoo.data.labels import LabelMap, MaskStats
 from unetzoo.data.problems import DataError, Problem
 from unetzoo.data.source import Source, effective_channels
 
-_KIND = {1: "gray", 2: "2-channel", 3: "RGB", 4: "RGBA"}
+_KIND = {1: "gray", 3: "RGB"}
 
 
 @dataclass
@@ -135,8 +135,8 @@ def _channel_kind(info: ImageInfo) -> str:
         return f"{info.channels} modalities"
     if info.palette:
         return "palette"
-    if info.channels == 4 and not info.alpha:  # four stains (an ImageJ hyperstack), not RGBA
-        return "4-channel"
+    if info.alpha and info.channels == 4:  # without alpha, four channels are four stains (an ImageJ hyperstack)
+        return "RGBA"
     return _KIND.get(info.channels, f"{info.channels}-channel")
 
 
