@@ -13,7 +13,7 @@ from scipy import ndimage
 from unetzoo.cli import main
 from unetzoo.data import open_source
 from unetzoo.data.io import read_image
-from unetzoo.data.label_masks import components, label_masks
+from unetzoo.data.label_masks import label_masks, uint16_components
 from unetzoo.errors import UnetzooError
 
 
@@ -42,7 +42,7 @@ def test_components_of_random_masks_match_scipy() -> None:
         mask = (rng.random((40, 50)) > 0.6).astype(np.uint8) * 3
         for connectivity, structure in ((4, None), (8, np.ones((3, 3)))):
             expected, count = ndimage.label(mask > 0, structure=structure)
-            got = components(mask, connectivity)
+            got = uint16_components(mask, connectivity)
             assert got.dtype == np.uint16 and int(got.max()) == count
             np.testing.assert_array_equal(got, expected)
 

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 from skimage.metrics import adapted_rand_error, variation_of_information
 
-from unetzoo.metrics import SegmentationMetrics, compute_all, em_scores, foreground_restricted_scores
-from unetzoo.metrics.em import connected_components
+from unetzoo.metrics import (
+    SegmentationMetrics,
+    compute_all,
+    connected_components,
+    em_scores,
+    foreground_restricted_scores,
+)
 
 
 def test_v_rand_v_info_hand_computed() -> None:

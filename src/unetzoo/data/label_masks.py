@@ -19,17 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from unetzoo.data.folder import INSTANCES_DIR, FolderSource
+from unetzoo.data.instances import components
 from unetzoo.data.io import write_image
 from unetzoo.data.problems import fail
 from unetzoo.data.source import Source
 
 LARGE = 4.0
 """A component this many times the median component area (over the dataset) may be several merged objects."""
-
-_STRUCTURES = {4: ndimage.generate_binary_structure(2, 1), 8: ndimage.generate_binary_structure(2, 2)}
 
 
 @dataclass(frozen=True)
@@ -42,11 +40,11 @@ class LabelledMasks:
     large: tuple[str, ...]
 
 
-def components(mask: np.ndarray, connectivity: int = 4) -> np.ndarray:
+def uint16_components(mask: np.ndarray, connectivity: int = 4) -> np.ndarray:
     """``uint16`` labels of the connected components of ``mask > 0`` (``connectivity`` 4 or 8 neighbours)."""
-    labels, count = ndimage.label(mask > 0, structure=_STRUCTURES[connectivity])
-    if count > np.iinfo(np.uint16).max:
-        raise ValueError(f"{count} objects do not fit uint16 labels")
+    labels = components(mask > 0, connectivity)
+    if labels.max(initial=0) > np.iinfo(np.uint16).max:
+        raise ValueError(f"{labels.max()} objects do not fit uint16 labels")
     return labels.astype(np.uint16)
 
 
@@ -71,7 +69,7 @@ def label_masks(src: Source, connectivity: int = 4, force: bool = False) -> Labe
         UnetzooError: not a folder dataset with ``images/``, an ``instances/`` folder in the way (see the module
             docstring), or an image with more objects than uint16 holds.
     """
-    if connectivity not in _STRUCTURES:
+    if connectivity not in (4, 8):
         raise fail(f"--connectivity {connectivity}", "neighbourhoods are 4 or 8", "pass 4 or 8")
     folder = _target(src, force)
     tmp = folder.with_name(f".{folder.name}.tmp")
@@ -81,7 +79,7 @@ def label_masks(src: Source, connectivity: int = 4, force: bool = False) -> Labe
     try:
         for i in range(len(src)):
             try:
-                labels = components(src.load(i)[1], connectivity)
+                labels = uint16_components(src.load(i)[1], connectivity)
             except ValueError as err:
                 raise fail(src.mask_path(i), str(err), "split the image into tiles first") from err
             write_image(tmp / f"{Path(src.image_path(i)).stem}.png", labels)

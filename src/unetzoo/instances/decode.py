@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from unetzoo.data import instances as data_instances
 from unetzoo.data.instances import relabel
 
 
@@ -135,8 +136,6 @@ def seeded_watershed(seed_map: np.ndarray, foreground: np.ndarray, params: Decod
 
 
 def components(foreground: np.ndarray, min_area: int = 0) -> np.ndarray:
-    """4-connected components of a binary mask as ``int32`` labels: a semantic model's objects (touching objects
-    merge)."""
-    from scipy import ndimage
-
-    return remove_small(ndimage.label(foreground)[0].astype(np.int32, copy=False), min_area)
+    """4-connected components of a binary mask of at least ``min_area`` pixels, as ``int32`` labels: a semantic
+    model's objects (touching objects merge)."""
+    return remove_small(data_instances.components(foreground), min_area)

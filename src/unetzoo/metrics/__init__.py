@@ -9,9 +9,10 @@
   scores :func:`em_scores` / :func:`foreground_restricted_scores`.
 """
 
+from unetzoo.data.instances import components as connected_components
 from unetzoo.metrics.confusion import class_scores, confusion_matrix, pixel_accuracy
 from unetzoo.metrics.distance import hausdorff_distance
-from unetzoo.metrics.em import connected_components, em_scores, foreground_restricted_scores
+from unetzoo.metrics.em import em_scores, foreground_restricted_scores
 from unetzoo.metrics.instances import (
     DSB_THRESHOLDS,
     INSTANCE_KEYS,

@@ -23,14 +23,10 @@ connected components (4-connectivity, as the ISBI 2012 Fiji scripts do), backgro
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, sparse
+from scipy import sparse
 from skimage import metrics
 
-
-def connected_components(mask: np.ndarray) -> np.ndarray:
-    """Label the foreground (non-zero) pixels by 4-connected component; background stays 0."""
-    labels, _ = ndimage.label(np.asarray(mask) != 0)
-    return labels
+from unetzoo.data.instances import components
 
 
 def _f_score(a: float, b: float) -> float:
@@ -98,7 +94,7 @@ def em_scores(pred_mask: np.ndarray, gt_mask: np.ndarray) -> dict[str, float]:
     ``v_info`` (ISBI 2012 foreground-restricted, 1 is perfect); see the module docstring for which is which.
     ``adapted_rand_error``, ``v_rand`` and ``v_info`` are NaN when the ground truth has no foreground.
     """
-    pred, gt = connected_components(pred_mask), connected_components(gt_mask)
+    pred, gt = components(pred_mask), components(gt_mask)
     vi_split, vi_merge = metrics.variation_of_information(gt, pred)
     with np.errstate(divide="ignore", invalid="ignore"):  # a one-pixel ground truth has no pixel pairs
         are = float(metrics.adapted_rand_error(gt, pred)[0]) if gt.any() else float("nan")

@@ -27,11 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from unetzoo.data.instances import integer_labels
+from unetzoo.data.instances import components, integer_labels
 from unetzoo.data.io import read_image
 from unetzoo.data.problems import fail
 from unetzoo.errors import UnetzooError
-from unetzoo.metrics.em import connected_components as split_components
 from unetzoo.metrics.instances import InstanceCounts, aggregate_instances, instance_counts
 from unetzoo.metrics.pairing import Pairs, pair_files
 from unetzoo.metrics.segmentation import SegmentationMetrics
@@ -156,7 +155,7 @@ def score_folders(
         _same_size(p, g, pred_path, gt_path)
         row: dict[str, Any] = {"id": key, "pred": str(pred_path), "gt": str(gt_path)}
         if instances:
-            counts.append(instance_counts(split_components(p) if connected_components else p, g, thresholds))
+            counts.append(instance_counts(components(p) if connected_components else p, g, thresholds))
             row.update(counts[-1].scores(empty))
         else:
             pair = _class_ids(p, classes, pred_path), _class_ids(g, classes, gt_path)
