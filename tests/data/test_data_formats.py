@@ -13,6 +13,7 @@ from PIL import Image
 
 from unetzoo.data import BUILTIN, check_source, detect_format, open_source
 from unetzoo.errors import UnetzooError
+from unetzoo.planning.fingerprint import compute_fingerprint
 
 
 def test_folder_pairs_suffixes_extensions_and_natural_order(tmp_path: Path) -> None:
@@ -115,6 +116,25 @@ def test_nnunet_rgb_and_multichannel(tmp_path: Path) -> None:
     (two / "imagesTr" / "case_0001.png").unlink()
     with pytest.raises(UnetzooError, match=r"lacks imagesTr/case_0001\.png"):
         open_source(two)
+
+
+def test_nnunet_four_gray_png_modalities_are_four_channels(tmp_path: Path) -> None:
+    """Four 2D PNG modalities (an MRI case's T1/T1ce/T2/FLAIR slices) are one 4-channel image everywhere: the
+    merged header declares no alpha, so neither the fingerprint nor the data check reads the 4th as alpha."""
+    root = tmp_path / "Dataset503_Four"
+    for case in ("c1", "c2"):
+        for c in range(4):
+            save(root / "imagesTr" / f"{case}_{c:04d}.png", gray_image(8, 8, c))
+        save(root / "labelsTr" / f"{case}.png", blob_mask(8, 8, 0) // 255)
+    meta = {"channel_names": dict(zip("0123", ("T1", "T1ce", "T2", "FLAIR"), strict=True)), "file_ending": ".png"}
+    (root / "dataset.json").write_text(json.dumps({**meta, "labels": {"background": 0, "tumour": 1}}))
+    src = open_source(root)
+    assert src.in_channels == 4 and src.load(1)[0].shape == (8, 8, 4)
+    np.testing.assert_array_equal(src.load(0)[0][..., 3], gray_image(8, 8, 3))
+    assert compute_fingerprint(src).channel_counts == {"4": 2}
+    report = check_source(src)
+    assert report.ok and not any("RGBA" in line or "alpha" in line for line in report.problems)
+    assert report.summary["in_channels"] == 4 and report.summary["image_channels"] == {"4-channel": 2}
 
 
 @pytest.mark.parametrize(
