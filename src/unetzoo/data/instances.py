@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from unetzoo.data import io
 from unetzoo.data.problems import fail
@@ -31,7 +30,7 @@ from unetzoo.errors import UnetzooError
 _LUT_LIMIT = 1 << 24
 """Largest id relabelled through a lookup table (an array of this many int32 is 64 MiB)."""
 
-_NEIGHBOURHOODS = {4: ndimage.generate_binary_structure(2, 1), 8: ndimage.generate_binary_structure(2, 2)}
+_NEIGHBOURHOODS = {4: np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool), 8: np.ones((3, 3), bool)}
 """The 2D pixel neighbourhoods that connect a component: edge neighbours (4) or edge and corner neighbours (8)."""
 
 FIX_LABELS = "store one integer id per pixel (uint16 PNG or integer TIFF), 0 = background"
@@ -70,6 +69,8 @@ def components(mask: np.ndarray, connectivity: int = 4) -> np.ndarray:
     comes from here: a semantic model's objects, ``unetzoo score --connected-components``, the EM scores and
     ``unetzoo data instances``.
     """
+    from scipy import ndimage  # not at import: the command-line parser reads this module
+
     return ndimage.label(np.asarray(mask) != 0, structure=_NEIGHBOURHOODS[connectivity])[0].astype(np.int32)
 
 
