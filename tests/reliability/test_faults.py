@@ -18,7 +18,8 @@ import unetzoo
 from unetzoo.data.io import read_image, verify_image
 from unetzoo.engine.checkpoint import load_checkpoint
 from unetzoo.engine.config import TrainConfig
-from unetzoo.engine.train import Trainer, prepare_run_dir
+from unetzoo.engine.run_folder import prepare_run_dir
+from unetzoo.engine.train import Trainer
 from unetzoo.errors import UnetzooError
 
 WRITER = """

@@ -20,8 +20,6 @@ import dataclasses
 import io
 import json
 import math
-import os
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -57,6 +55,8 @@ from unetzoo.engine.distributed import shutdown as shutdown_distributed
 from unetzoo.engine.evaluate import aggregate, evaluate_images
 from unetzoo.engine.inference import Segmenter
 from unetzoo.engine.instances import evaluate_instances, tune_checkpoint
+from unetzoo.engine.reproducibility import restore_rng, rng_state, seed_everything
+from unetzoo.engine.run_folder import make_run_dir, prepare_run_dir
 from unetzoo.engine.sampling import CaseBlockSampler, EpochSampler
 from unetzoo.engine.schedule import Plateau, lr_factor
 from unetzoo.engine.volumes import evaluate_volumes
@@ -74,8 +74,6 @@ from unetzoo.utils.integrity import read_digests
 from unetzoo.utils.resample import Resampling
 from unetzoo.volumes.slices import SliceOptions, VolumeSlices
 
-RESUMABLE_OVERRIDES = ("epochs", "budget", "early_stopping", "progress", "num_workers", "val_every", "device")
-
 
 @dataclass
 class RunResult:
@@ -85,22 +83,6 @@ class RunResult:
     best_checkpoint: Path
     last_checkpoint: Path
     summary: dict[str, Any]
-
-
-def seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-
-
-def rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
-
-
-def restore_rng(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(state["python"]), None))
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -617,43 +599,6 @@ def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
-
-
-def prepare_run_dir(config: TrainConfig, overrides: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any] | None]:
-    """Resolve the run folder: refuse to overwrite a finished run; on resume return the stored state."""
-    out = Path(config.out)
-    last = out / "last.pt"
-    if config.resume:
-        payload = load_checkpoint(last) if last.exists() else None
-        if payload is None:
-            raise UnetzooError(f"{out}: nothing to resume (no last.pt); start without --resume")
-        stored = dict(payload["config"])
-        stored.update({k: v for k, v in overrides.items() if k in RESUMABLE_OVERRIDES and v is not None})
-        # A run folder may have been moved; the device is this session's, not the run's.
-        stored.update(resume=True, out=str(out), device=config.device)
-        return TrainConfig(**stored), payload
-    if last.exists():
-        raise UnetzooError(f"{out}: already holds a run (last.pt); pass --resume to continue it or choose a new --out")
-    _check_creatable(out)
-    return config, None
-
-
-def _check_creatable(out: Path) -> None:
-    """Refuse an ``--out`` that cannot be created, before the data is opened (nothing is created yet)."""
-    ancestor = out
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        reason = "not a folder" if not ancestor.is_dir() else "not writable"
-        raise UnetzooError(f"{out}: cannot create the run folder ({ancestor} is {reason}); choose a writable --out")
-
-
-def make_run_dir(out: Path) -> None:
-    """Create the run folder once the data and the plan are known good, so bad input leaves no empty folder."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UnetzooError(f"{out}: cannot create the run folder ({exc.strerror}); choose a writable --out") from exc
 
 
 def train(config: TrainConfig | None = None, *, config_file: str | None = None, **overrides: Any) -> RunResult:
