@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.nn import functional as F
 
@@ -41,7 +43,38 @@ def _lovasz_softmax_flat(probs: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return torch.stack(losses).mean() if losses else probs.sum() * 0
 
 
-class LovaszHingeLoss(Loss):
+class _LovaszLoss(Loss):
+    """What both Lovasz losses share: one loss over the batch, or one per image then reduced."""
+
+    def __init__(
+        self,
+        *,
+        per_image: bool = False,
+        from_logits: bool = True,
+        ignore_index: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        self.per_image = per_image
+        self.from_logits = from_logits
+        self.ignore_index = ignore_index
+        self.reduction = check_reduction(reduction)
+
+    def _over_images(
+        self,
+        flat_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        scores: torch.Tensor,
+        labels: torch.Tensor,
+        valid: torch.Tensor,
+    ) -> torch.Tensor:
+        """``flat_loss`` of the valid pixels of the whole batch, or of each image's then reduced (``per_image``)."""
+        if not self.per_image:
+            return flat_loss(scores[valid], labels[valid])
+        losses = [flat_loss(si[vi], li[vi]) for si, li, vi in zip(scores, labels, valid, strict=True)]
+        return reduce_loss(torch.stack(losses), self.reduction)
+
+
+class LovaszHingeLoss(_LovaszLoss):
     """Lovasz hinge loss (binary): the Lovasz extension of the Jaccard loss applied to hinge errors of the logits.
 
     Berman, Rannen Triki & Blaschko, "The Lovasz-Softmax loss: A tractable surrogate for the optimization of the
@@ -68,59 +101,31 @@ class LovaszHingeLoss(Loss):
         ignore_index: int | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__()
-        self.per_image = per_image
+        super().__init__(per_image=per_image, from_logits=from_logits, ignore_index=ignore_index, reduction=reduction)
         self.symmetric = symmetric
-        self.from_logits = from_logits
-        self.ignore_index = ignore_index
-        self.reduction = check_reduction(reduction)
+
+    def _hinge(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.symmetric:
+            return (_lovasz_hinge_flat(x, y) + _lovasz_hinge_flat(-x, 1 - y)) / 2
+        return _lovasz_hinge_flat(x, y)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target, valid = prepare(logits, target, "binary", self.from_logits, self.ignore_index)
-        x, y = logits[:, 0], target.to(logits.dtype)
-
-        def hinge(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            if self.symmetric:
-                return (_lovasz_hinge_flat(x, y) + _lovasz_hinge_flat(-x, 1 - y)) / 2
-            return _lovasz_hinge_flat(x, y)
-
-        if not self.per_image:
-            return hinge(x[valid], y[valid])
-        losses = torch.stack([hinge(xi[vi], yi[vi]) for xi, yi, vi in zip(x, y, valid, strict=True)])
-        return reduce_loss(losses, self.reduction)
+        return self._over_images(self._hinge, logits[:, 0], target.to(logits.dtype), valid)
 
 
-class LovaszSoftmaxLoss(Loss):
+class LovaszSoftmaxLoss(_LovaszLoss):
     """Lovasz-Softmax loss (multiclass): per class, the Lovasz extension of the Jaccard loss on ``|1[y = c] - p_c|``.
 
     Berman et al., CVPR 2018, Sec. 3.3 (Alg. 1 applied to the softmax errors of each class); averaged over the classes
-    present in the target (the paper's default), so absent classes add nothing.
+    present in the target (the paper's default), so absent classes add nothing (every class, background included,
+    is scored, so it has no ``symmetric`` option).
 
-    Args: as :class:`LovaszHingeLoss`; ``from_logits=False`` means the input holds softmax probabilities.
+    Args: ``per_image``, ``ignore_index`` and ``reduction`` as :class:`LovaszHingeLoss`; ``from_logits=False``
+    means the input holds softmax probabilities.
     """
-
-    def __init__(
-        self,
-        *,
-        per_image: bool = False,
-        symmetric: bool = False,
-        from_logits: bool = True,
-        ignore_index: int | None = None,
-        reduction: Reduction = "mean",
-    ) -> None:
-        super().__init__()
-        self.per_image = per_image
-        self.symmetric = symmetric
-        self.from_logits = from_logits
-        self.ignore_index = ignore_index
-        self.reduction = check_reduction(reduction)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target, valid = prepare(logits, target, "multiclass", self.from_logits, self.ignore_index)
         probs = logits.softmax(dim=1).permute(0, 2, 3, 1)  # (N, H, W, C)
-        if not self.per_image:
-            return _lovasz_softmax_flat(probs[valid], target[valid])
-        losses = torch.stack(
-            [_lovasz_softmax_flat(pi[vi], ti[vi]) for pi, ti, vi in zip(probs, target, valid, strict=True)]
-        )
-        return reduce_loss(losses, self.reduction)
+        return self._over_images(_lovasz_softmax_flat, probs, target, valid)
