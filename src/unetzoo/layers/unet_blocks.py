@@ -55,6 +55,15 @@ def contract(stages: Iterable[nn.Module], pool: nn.Module, x: torch.Tensor) -> l
     return features
 
 
+def expand(stages: Iterable[nn.Module], deep: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    """Run an expanding path (Ronneberger et al. 2015, Sec. 2): each stage on the running map and the next
+    shallower skip, from ``deep`` (the bottleneck) up; ``skips`` are ordered shallowest first, as
+    :func:`contract` returns them. Shared by U-Net, attention U-Net, PyConvU-Net and U-Lite."""
+    for stage, skip in zip(stages, reversed(skips), strict=True):
+        deep = stage(deep, skip)
+    return deep
+
+
 def up_sampler(up: str, deep_channels: int, out_channels: int) -> tuple[nn.Module, int]:
     """The x2 upsampling of an expanding-path step and the channels it yields.
 

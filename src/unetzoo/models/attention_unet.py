@@ -22,7 +22,7 @@ from torch import nn
 
 from unetzoo.layers.attention import AttentionGate
 from unetzoo.layers.conv import ConvNormAct, DoubleConv
-from unetzoo.layers.unet_blocks import contract
+from unetzoo.layers.unet_blocks import contract, expand
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
 
@@ -71,8 +71,5 @@ class AttentionUNet(SegmentationModel):
         self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
-        skips = contract(self.encoder, self.pool, x)
-        x = skips.pop()
-        for stage in self.decoder:
-            x = stage(x, skips.pop())
-        return self.head(x)
+        *skips, x = contract(self.encoder, self.pool, x)
+        return self.head(expand(self.decoder, x, skips))

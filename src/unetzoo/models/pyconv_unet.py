@@ -42,7 +42,7 @@ from torch import nn
 
 from unetzoo.layers.conv import ConvNormAct, norm_act
 from unetzoo.layers.pyconv import PyConv2d, Split
-from unetzoo.layers.unet_blocks import contract, up_sampler
+from unetzoo.layers.unet_blocks import contract, expand, up_sampler
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
 
@@ -162,8 +162,5 @@ class PyConvUNet(SegmentationModel):
         self.head = nn.Conv2d(widths[0], classes, 1)
 
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
-        skips = contract(self.encoder, self.pool, x)
-        x = skips.pop()
-        for stage in self.decoder:
-            x = stage(x, skips.pop())
-        return self.head(x)
+        *skips, x = contract(self.encoder, self.pool, x)
+        return self.head(expand(self.decoder, x, skips))

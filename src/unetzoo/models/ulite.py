@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from unetzoo.layers.axial import AxialBottleneck, AxialDecoderBlock, AxialEncoderBlock
+from unetzoo.layers.unet_blocks import expand
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
 
@@ -58,7 +59,4 @@ class ULite(SegmentationModel):
         for block in self.encoder:
             x, skip = block(x)
             skips.append(skip)
-        x = self.bottleneck(x)
-        for block, skip in zip(self.decoder, reversed(skips), strict=True):
-            x = block(x, skip)
-        return self.head(x)
+        return self.head(expand(self.decoder, self.bottleneck(x), skips))

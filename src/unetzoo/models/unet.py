@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from unetzoo.layers.conv import norm_factory
-from unetzoo.layers.unet_blocks import Encoder, UpBlock
+from unetzoo.layers.unet_blocks import Encoder, UpBlock, expand
 from unetzoo.models.base import SegmentationModel
 from unetzoo.models.registry import register_model
 
@@ -143,7 +143,4 @@ class UNet(SegmentationModel):
     # -- network -------------------------------------------------------------------------------------
     def forward_padded(self, x: torch.Tensor) -> torch.Tensor:
         *skips, x = self.encoder(x)
-        x = self.dropout(x)
-        for block, skip in zip(self.decoder, reversed(skips), strict=True):
-            x = block(x, skip)
-        return self.head(x)
+        return self.head(expand(self.decoder, self.dropout(x), skips))
