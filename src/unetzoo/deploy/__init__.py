@@ -9,8 +9,7 @@ Names are resolved lazily so that ``import unetzoo.deploy.runtime`` never pulls 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from unetzoo.utils.lazy import lazy_attributes
 
 _EXPORTS = {
     "export_model": "unetzoo.deploy.export",
@@ -21,8 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'unetzoo.deploy' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

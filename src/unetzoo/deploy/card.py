@@ -9,12 +9,12 @@ checks before loading it. This module imports neither torch nor the training sid
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.documents import read_document
 from unetzoo.utils.integrity import sha256_file
 
 CARD_FORMAT = "unetzoo-model-card"
@@ -58,14 +58,8 @@ def read_card(model_path: str | os.PathLike[str], *, verify: bool = True) -> dic
             f"{card_file}: model card not found; unetzoo only runs models exported with `unetzoo export`, "
             "which writes the card beside the model (keep both files together)"
         )
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnetzooError(f"{card_file}: unreadable model card ({exc}); re-export the model") from exc
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        raise UnetzooError(f"{card_file}: not a unetzoo model card; re-export the model with `unetzoo export`")
-    if card.get("version", 0) > CARD_VERSION:
-        raise UnetzooError(f"{card_file}: written by a newer unetzoo (card version {card['version']}); upgrade")
+    fix = "re-export the model with `unetzoo export`"
+    card = read_document(card_file, fmt=CARD_FORMAT, version=CARD_VERSION, what="model card", fix=fix)
     missing = [k for k in REQUIRED_KEYS if k not in card]
     if missing:
         raise UnetzooError(f"{card_file}: model card lacks {', '.join(missing)}; re-export the model")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from unetzoo.errors import UnetzooError
+from unetzoo.utils.documents import read_document
 from unetzoo.utils.integrity import sha256_file
 
 REGISTRY_FORMAT = "unetzoo-pretrained"
@@ -123,14 +124,8 @@ def read_registry(folder: Path | None = None) -> dict[str, PretrainedModel]:
     where = (folder or weights_dir()) / "registry.json"
     if not where.is_file():
         return {}
-    try:
-        data = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnetzooError(f"{where}: unreadable pretrained registry ({exc}); reinstall unetzoo") from exc
-    if not isinstance(data, dict) or data.get("format") != REGISTRY_FORMAT:
-        raise UnetzooError(f"{where}: not a unetzoo pretrained registry; reinstall unetzoo")
-    if data.get("version", 0) > REGISTRY_VERSION:
-        raise UnetzooError(f"{where}: written by a newer unetzoo (version {data['version']}); upgrade unetzoo")
+    fix = "reinstall unetzoo"
+    data = read_document(where, fmt=REGISTRY_FORMAT, version=REGISTRY_VERSION, what="pretrained registry", fix=fix)
     return {m.name: m for m in (_parse(e, where) for e in data.get("models", []))}
 
 

@@ -9,8 +9,7 @@ Names are resolved lazily, so ``unetzoo --help`` does not load the server.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from unetzoo.utils.lazy import lazy_attributes
 
 _EXPORTS = {
     "serve": "unetzoo.serve.server",
@@ -23,8 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'unetzoo.serve' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
