@@ -92,6 +92,32 @@ def test_positive_and_invert(make_folder: MakeFolder) -> None:
     assert not report.ok and "no mask contains the value 7" in report.problems[0]
 
 
+def test_numbered_mask_parts_are_merged_into_one_mask(tmp_path: Path) -> None:
+    """BUSI stores a second lesion as ``<stem>_mask_1.png``: one sample whose mask is the union of the parts."""
+    flat = tmp_path / "busi"
+    for i in range(2):
+        save(flat / f"benign ({i}).png", gray_image(16, 16, i))
+        save(flat / f"benign ({i})_mask.png", blob_mask(16, 16, i))
+    save(flat / "benign (1)_mask_1.png", blob_mask(16, 16, 7))
+    save(flat / "benign (1)_mask_2.png", blob_mask(16, 16, 8))
+    src = open_source(flat)
+    assert src.ids == ["benign (0)", "benign (1)"] and src.mask_path(1).endswith("benign (1)_mask.png")
+    union = (blob_mask(16, 16, 1) | blob_mask(16, 16, 7) | blob_mask(16, 16, 8)) // 255
+    np.testing.assert_array_equal(src.load(1)[1], union)
+    assert any(p.name == "benign (1)_mask_2.png" for p in src.files())  # the parts count in the fingerprint
+    assert check_source(flat).ok
+
+    save(flat / "benign (1)_mask_2.png", blob_mask(8, 16, 8))
+    with pytest.raises(UnetzooError, match=r"benign \(1\)_mask_2\.png: mask part is \(8, 16\)"):
+        open_source(flat).load(1)
+
+    two = tmp_path / "two"  # two unnumbered masks of one image stay an error
+    save(two / "images" / "a.png", gray_image(8, 8, 0))
+    save(two / "masks" / "a.png", blob_mask(8, 8, 0))
+    save(two / "masks" / "a_mask.png", blob_mask(8, 8, 1))
+    assert any("several masks match" in line for line in check_source(two).problems)
+
+
 def test_nnunet_rgb_and_multichannel(tmp_path: Path) -> None:
     rgb = tmp_path / "Dataset501_Rgb"
     for case in ("c1", "c2"):

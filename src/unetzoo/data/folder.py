@@ -6,8 +6,11 @@ derived from them (1 where any object is). An image without instance labels in `
 dataset then has no instances for instance tasks), never an error for semantic training.
 
 A mask matches an image by stem, optionally with a suffix from :data:`MASK_SUFFIXES` (``cell7.png`` <->
-``cell7_mask.png``); extensions may differ (``.jpg`` image, ``.png`` mask). Without ``images/``, one flat folder
-is read: files whose stem ends in a mask suffix are the masks. An optional ``labels.json`` beside the folders
+``cell7_mask.png``); extensions may differ (``.jpg`` image, ``.png`` mask). A numbered suffix marks a further part
+of the same mask (``case3_mask.png``, ``case3_mask_1.png``, ...: one lesion per file, as the BUSI breast
+ultrasound dataset stores them): the parts are merged into one mask, pixel by pixel the largest value (the union
+of binary masks). Without ``images/``, one flat folder is read: files whose stem ends in a mask suffix, numbered or
+not, are the masks. An optional ``labels.json`` beside the folders
 declares the classes (``{"background": 0, "nucleus": 255}``, or colours ``[r, g, b]`` / ``"#rrggbb"``).
 Hidden files, ``Thumbs.db`` and ``desktop.ini`` are ignored; any other non-image file is an error.
 """
@@ -15,6 +18,7 @@ Hidden files, ``Thumbs.db`` and ``desktop.ini`` are ignored; any other non-image
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -30,6 +34,13 @@ MASK_DIRS = ("masks", "labels")
 INSTANCES_DIR = "instances"
 MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels")
 _JUNK = {"thumbs.db", "desktop.ini"}
+_MASK_STEM = re.compile("(" + "|".join(MASK_SUFFIXES) + r")(_\d+)?$", re.IGNORECASE)
+"""A mask suffix at the end of a stem, with the number of a further part (``_mask_1``) or without."""
+
+
+def is_mask_stem(stem: str) -> bool:
+    """Whether a file of this stem is a mask in a flat folder (``x_mask``, ``x_labels``, ``x_mask_2``)."""
+    return _MASK_STEM.search(stem) is not None
 
 
 def _listing(folder: Path) -> list[Path]:
@@ -43,9 +54,7 @@ def is_folder_dataset(root: Path) -> bool:
     """``images/`` + a mask folder, or a flat folder holding ``*_mask``-style files."""
     if (root / "images").is_dir():
         return True
-    return any(
-        p.stem.lower().endswith(MASK_SUFFIXES) for p in _listing(root) if p.suffix.lower() in io.IMAGE_EXTENSIONS
-    )
+    return any(is_mask_stem(p.stem) for p in _listing(root) if p.suffix.lower() in io.IMAGE_EXTENSIONS)
 
 
 class FolderSource(Source):
@@ -58,6 +67,7 @@ class FolderSource(Source):
         self.root_dir = root
         self._images: list[Path] = []
         self._masks: list[Path] = []
+        self._mask_parts: dict[int, list[Path]] = {}  # further parts of sample i's mask (``x_mask_1``, ...)
         self._instances: list[Path | None] = []
         self._derived = False  # masks derived from instances/ (no masks/ folder)
         self._channels: int | None = None
@@ -80,7 +90,7 @@ class FolderSource(Source):
                 self._pair_instances(by_stem, instances_dir)
         else:
             files = self._images_of(_listing(root))
-            masks = [p for p in files if p.stem.lower().endswith(MASK_SUFFIXES)]
+            masks = [p for p in files if is_mask_stem(p.stem)]
             self._pair(self._unique_stems([p for p in files if p not in masks]), masks, root)
         if not self.ids and not any(p.severity == "error" for p in self.findings):
             self.findings.append(Problem("error", str(root), "holds no image/mask pairs", "see docs/data.md"))
@@ -132,8 +142,10 @@ class FolderSource(Source):
     def _pair(self, by_stem: dict[str, Path], masks: list[Path], masks_dir: Path) -> None:
         candidates = self._match(by_stem, masks, "mask")
         for stem, image in by_stem.items():
-            found = candidates.get(stem, [])
-            if len(found) == 1:
+            found = sorted(candidates.get(stem, []), key=lambda p: natural_key(p.stem))
+            if len(found) == 1 or _parts_of_one_mask(found):
+                if len(found) > 1:
+                    self._mask_parts[len(self.ids)] = found[1:]
                 self.ids.append(stem)
                 self._images.append(image)
                 self._masks.append(found[0])
@@ -184,14 +196,16 @@ class FolderSource(Source):
     def files(self) -> list[Path]:
         labels = self.root_dir / "labels.json"
         instances = [] if self._derived else [p for p in self._instances if p is not None]
-        return [*self._images, *self._masks, *instances, *([labels] if labels.is_file() else [])]
+        parts = [p for i in sorted(self._mask_parts) for p in self._mask_parts[i]]
+        return [*self._images, *self._masks, *parts, *instances, *([labels] if labels.is_file() else [])]
 
     def headers(self, i: int) -> tuple[io.ImageInfo, io.ImageInfo]:
         return io.image_info(self._images[i]), io.image_info(self._masks[i])
 
     def verify(self, i: int) -> None:
         io.verify_image(self._images[i])
-        io.image_info(self._masks[i])
+        for mask in (self._masks[i], *self._mask_parts.get(i, ())):
+            io.image_info(mask)
 
     @property
     def in_channels(self) -> int:
@@ -210,7 +224,14 @@ class FolderSource(Source):
     def read_mask(self, i: int) -> np.ndarray:
         if self._derived:  # sizes are checked where masks are (load_native, data check)
             return (read_instances(self._masks[i]) != 0).astype(np.uint8)
-        return io.read_image(self._masks[i], mask=True)
+        mask = io.read_image(self._masks[i], mask=True)
+        for part in self._mask_parts.get(i, ()):
+            other = io.read_image(part, mask=True)
+            if other.shape != mask.shape or other.dtype != mask.dtype:
+                what = f"mask part is {other.shape} {other.dtype}, {self._masks[i].name} {mask.shape} {mask.dtype}"
+                raise fail(part, what, "store every part of a mask at one size and dtype")
+            mask = np.maximum(mask, other)
+        return mask
 
     def read_instances(self, i: int) -> np.ndarray | None:
         path = self._instances[i] if self._instances else None
@@ -220,11 +241,21 @@ class FolderSource(Source):
         return read_instances(path, (image.height, image.width))
 
 
+def _parts_of_one_mask(masks: list[Path]) -> bool:
+    """Whether ``masks`` are numbered parts of one mask: one mask suffix, each file a different number (or none)."""
+    found = [_MASK_STEM.search(p.stem) for p in masks]
+    if not all(found):
+        return False
+    kinds = {p.stem[: m.start()] + m.group(1).lower() for p, m in zip(masks, found, strict=True) if m}
+    numbers = [m.group(2) for m in found if m]
+    return len(kinds) == 1 and len(set(numbers)) == len(numbers)
+
+
 def _looked_for(stem: str) -> str:
     return f"(looked for {stem}.* and {stem}{{{','.join(MASK_SUFFIXES)}}}.*)"
 
 
 def _bases(mask_stem: str) -> list[str]:
-    """Image stems a mask stem may belong to: itself, then without a mask suffix."""
-    lower = mask_stem.lower()
-    return [mask_stem] + [mask_stem[: -len(s)] for s in MASK_SUFFIXES if lower.endswith(s)]
+    """Image stems a mask stem may belong to: itself, then without its mask suffix (and the part's number)."""
+    found = _MASK_STEM.search(mask_stem)
+    return [mask_stem] + ([mask_stem[: found.start()]] if found else [])
