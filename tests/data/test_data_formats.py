@@ -92,6 +92,50 @@ def test_positive_and_invert(make_folder: MakeFolder) -> None:
     assert not report.ok and "no mask contains the value 7" in report.problems[0]
 
 
+def disc(h: int, w: int, cy: float, cx: float, r: float) -> np.ndarray:
+    yy, xx = np.mgrid[:h, :w]
+    return ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).astype(np.uint8) * 255
+
+
+def test_jpeg_masks_are_binary_at_half_the_foreground(tmp_path: Path) -> None:
+    """JPEG masks (Kvasir-SEG ships its polyp masks so) carry every level between 0 and 255 at edges: they are read
+    as binary masks, >= 128 foreground, with one warning; an RGB JPEG of a gray mask is read as its channels' mean."""
+    root = tmp_path / "polyp"
+    truth = [disc(64, 80, 30, 40, 18), disc(64, 80, 20, 25, 12)]
+    for i, mask in enumerate(truth):
+        save(root / "images" / f"p{i}.jpg", np.stack([gray_image(64, 80, i)] * 3, axis=-1))
+        stored = mask if i == 0 else np.stack([mask] * 3, axis=-1)
+        save(root / "masks" / f"p{i}.jpg", stored, quality=75)
+    stored = np.asarray(Image.open(root / "masks" / "p0.jpg"))
+    assert len(np.unique(stored)) > 2  # the compression did leave stray levels
+    src = open_source(root)
+    assert src.class_names == ["background", "foreground"]
+    for i, mask in enumerate(truth):
+        loaded = src.load(i)[1]
+        assert set(np.unique(loaded)) == {0, 1} and (loaded != mask // 255).mean() < 0.01
+    report = check_source(root)
+    assert report.ok
+    assert [line for line in report.problems if "JPEG" in line] == [
+        f"warning: {root}: 2 masks stored as JPEG, whose compression leaves levels between 0 and 255 at edges: read "
+        "as binary masks, values >= 128 foreground; store masks as PNG or TIFF to keep their exact values"
+    ]
+    inverted = open_source(root, invert_mask=True).load(0)[1]
+    np.testing.assert_array_equal(inverted, 1 - src.load(0)[1])
+
+    three = tmp_path / "three"  # a third class stored as JPEG (a plateau at 128) is not read as binary
+    save(three / "images" / "x.jpg", gray_image(64, 80, 0))
+    save(three / "masks" / "x.jpg", np.maximum(disc(64, 80, 30, 40, 25) // 255 * 128, truth[0]), quality=95)
+    assert not check_source(three).ok
+
+    png = tmp_path / "png"  # exactly stored masks with a stray level stay an error
+    save(png / "images" / "x.png", gray_image(64, 80, 0))
+    save(
+        png / "masks" / "x.png",
+        np.where(truth[0] > 0, 255, np.where(disc(64, 80, 30, 40, 19) > 0, 200, 0)).astype(np.uint8),
+    )
+    assert any("stray values {200}" in line for line in check_source(png).problems)
+
+
 def test_numbered_mask_parts_are_merged_into_one_mask(tmp_path: Path) -> None:
     """BUSI stores a second lesion as ``<stem>_mask_1.png``: one sample whose mask is the union of the parts."""
     flat = tmp_path / "busi"

@@ -117,6 +117,21 @@ def test_class_id_masks_with_classes(tmp_path: Path) -> None:
         score_folders(tmp_path / "pred", tmp_path / "gt", classes=3)
 
 
+def test_jpeg_ground_truth_masks_are_binary_at_128(tmp_path: Path) -> None:
+    """Kvasir-SEG's masks are JPEGs: their compression levels near 0 are background, as training reads them."""
+    yy, xx = np.mgrid[:64, :64]
+    disc = ((yy - 30) ** 2 + (xx - 34) ** 2 <= 400).astype(np.uint8)
+    (tmp_path / "gt").mkdir()
+    Image.fromarray(np.stack([disc * 255] * 3, axis=-1)).save(tmp_path / "gt" / "a.jpg", quality=75)
+    stored = np.asarray(Image.open(tmp_path / "gt" / "a.jpg"))
+    assert ((stored > 0) & (stored < 128)).sum() > 50  # the compression's halo
+    save(tmp_path / "pred" / "a.png", disc * 255)
+    result = score_folders(tmp_path / "pred", tmp_path / "gt")
+    assert result.aggregate["dice"] > 0.99  # the halo as foreground would cost more
+    with pytest.raises(UnetzooError, match=r"a\.jpg: is a JPEG, whose compression changes label values"):
+        score_folders(tmp_path / "pred", tmp_path / "gt", instances=True)
+
+
 def test_connected_components_split_binary_predictions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt = save(tmp_path / "gt.png", truth(3))
     binary = save(tmp_path / "pred.png", ((truth(3) != 0) * 255).astype(np.uint8))

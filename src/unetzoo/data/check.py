@@ -153,9 +153,6 @@ def _sample(
     if (mask.height, mask.width) != (image.height, image.width):
         what = f"mask is {mask.height}x{mask.width} (HxW) but its image is {image.height}x{image.width}"
         found.append(Problem("error", src.mask_where(i), what, "resize or re-export the mask to the image size"))
-    if mask.format == "JPEG":
-        what = "mask stored as JPEG (lossy: stray values at edges)"
-        found.append(Problem("warning", src.mask_where(i), what, "store masks as PNG or TIFF"))
     try:
         if decode_images:
             src.read_image(i)

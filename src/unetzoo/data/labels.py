@@ -6,6 +6,9 @@ command line (``--positive V``: V is foreground, every other value background; `
 pair), or inferred from the union of values over all masks by :func:`infer_label_map`:
 
 * gray values all below 32 -> class ids as stored (``{0, 1}`` is binary, ``{0, 1, 2}`` three classes);
+* masks stored lossily (JPEG, as Kvasir-SEG ships its polyp masks): compression leaves every level between 0 and
+  the foreground at edges, so they are binary with the values from half the foreground up as foreground
+  (``>= 128`` for 0/255 masks), with one warning; an RGB JPEG of a gray mask is read as its channels' mean;
 * otherwise binary: 0 is background and the most frequent non-zero value (255 for 8-bit, 65535 for 16-bit
   masks) is foreground; a mask holding any third value has stray values and is an error;
 * colour masks (R, G, B not all equal somewhere) -> a palette: black is background, the other colours follow
@@ -14,6 +17,7 @@ pair), or inferred from the union of values over all masks by :func:`infer_label
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +31,12 @@ MAX_AUTO_IDS = 32
 BINARY_NAMES = ("background", "foreground")
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _STRAY = np.int64(-(1 << 40))  # key of pixels that can never be a class (non-gray colour in a gray map, fractions)
+LOSSY_CHANNEL_SPREAD = 64
+"""Largest difference between the channels of a lossy RGB mask that is still a gray mask (JPEG's chroma noise of a
+gray image stays far below it; a colour palette's classes differ by about 255)."""
+LOSSY_MIDDLE_SHARE = 0.25
+"""Largest share of a lossy mask's non-zero pixels in the middle half of the range (between a quarter and three
+quarters of the foreground value) for it to be a binary mask with compression edges rather than a third class."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class MaskStats:
     dtype: str
     colour: bool
     counts: dict[int, int]
+    lossy: bool = False
 
     def items(self, colour: bool) -> list[tuple[int, int]]:
         """``(raw value, pixel count)`` pairs, values as packed colours when the dataset is colour-coded."""
@@ -73,8 +84,20 @@ def _keys(raw: np.ndarray, colour: bool) -> np.ndarray:
     return raw
 
 
-def scan_mask(raw: np.ndarray) -> MaskStats:
-    """Histogram of a decoded mask (``HxW`` or ``HxWx3``)."""
+def lossy_gray(raw: np.ndarray) -> np.ndarray | None:
+    """A lossily stored mask as gray levels: itself if gray, the channels' mean if they nearly agree, else None."""
+    if raw.ndim == 2:
+        return raw
+    rgb = raw[..., :3].astype(np.int32)
+    if (rgb.max(axis=-1) - rgb.min(axis=-1)).max(initial=0) > LOSSY_CHANNEL_SPREAD:
+        return None
+    return np.rint(rgb.mean(axis=-1)).astype(raw.dtype)
+
+
+def scan_mask(raw: np.ndarray, lossy: bool = False) -> MaskStats:
+    """Histogram of a decoded mask (``HxW`` or ``HxWx3``); ``lossy``: stored as JPEG (see the module docstring)."""
+    gray = lossy_gray(raw) if lossy else None
+    raw = raw if gray is None else gray
     colour = _is_colour(raw)
     keys = _keys(raw if colour or raw.ndim == 2 else raw[..., 0], colour)
     if keys.dtype in (np.uint8, np.bool_):
@@ -83,7 +106,7 @@ def scan_mask(raw: np.ndarray) -> MaskStats:
     else:
         values, hist = np.unique(keys, return_counts=True)
         counts = dict(zip(values.tolist(), hist.tolist(), strict=True))
-    return MaskStats(raw.shape[0], raw.shape[1], str(raw.dtype), colour, counts)
+    return MaskStats(raw.shape[0], raw.shape[1], str(raw.dtype), colour, counts, lossy)
 
 
 def format_value(value: int, colour: bool) -> str:
@@ -100,13 +123,15 @@ def format_values(values: Sequence[int] | set[int], colour: bool, limit: int = 8
 
 @dataclass(frozen=True)
 class LabelMap:
-    """Raw mask value -> class id; class id ``k`` is ``values[k]`` (or ``== positive`` for the binary mode)."""
+    """Raw mask value -> class id; class id ``k`` is ``values[k]`` (or ``== positive`` for the binary mode, or
+    ``>= threshold`` for lossily stored binary masks)."""
 
     values: tuple[int, ...]
     names: tuple[str, ...]
     colour: bool = False
     positive: int | None = None
     invert: bool = False
+    threshold: int | None = None
     _lut: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -115,6 +140,10 @@ class LabelMap:
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Class ids (int64 ``HxW``); -1 marks pixels whose value is no class."""
+        if self.threshold is not None:
+            gray = lossy_gray(raw)
+            ids = np.full(raw.shape[:2], -1, np.int64) if gray is None else (gray >= self.threshold).astype(np.int64)
+            return np.where(ids >= 0, 1 - ids, ids) if self.invert else ids
         keys = _keys(raw, self.colour)
         if self.positive is not None:
             ids = np.where(keys == _STRAY, -1, keys == self.positive).astype(np.int64)
@@ -140,13 +169,18 @@ class LabelMap:
 
     def class_of(self, value: int) -> int:
         """Class id of one raw key (-1 if none), as :meth:`apply` would give."""
-        if self.positive is not None:
+        if self.threshold is not None:
+            ids = int(value >= self.threshold) if value != _STRAY else -1
+        elif self.positive is not None:
             ids = int(value == self.positive) if value != _STRAY else -1
         else:
             ids = self.values.index(value) if value in self.values else -1
         return 1 - ids if self.invert and ids >= 0 else ids
 
     def describe(self) -> str:
+        if self.threshold is not None:
+            names = self.names[::-1] if self.invert else self.names
+            return f"values >= {self.threshold} -> {names[1]}, lower values -> {names[0]}"
         if self.positive is not None:
             pairs = [f"{self.positive} -> {self.names[1]}", f"other values -> {self.names[0]}"]
             if self.invert:
@@ -236,6 +270,8 @@ def infer_label_map(
                 fix = f"declare them in {declared_in} or fix the mask"
                 what = f"values {format_values(extra, colour)} are not declared in {declared_in}"
                 findings.append(Finding(i, "error", what, fix))
+    elif not colour and _lossy_binary(stats, union):
+        label_map, findings = _thresholded(stats, union)
     elif colour:
         if len(union) > MAX_AUTO_IDS:
             what = f"masks hold {len(union)} colours, too many for a palette (lossy JPEG masks? images in masks/?)"
@@ -260,7 +296,7 @@ def infer_label_map(
         if label_map.classes != 2:
             what = f"--invert-mask needs binary masks, found {label_map.classes} classes"
             return Inference(None, [Finding(None, "error", what, "drop --invert-mask")])
-        label_map = LabelMap(label_map.values, label_map.names, colour=label_map.colour, invert=True)
+        label_map = dataclasses.replace(label_map, invert=True)
     return Inference(label_map, findings)
 
 
@@ -282,3 +318,30 @@ def _binary(stats: Mapping[int, MaskStats], union: set[int]) -> tuple[LabelMap, 
             )
             findings.append(Finding(i, "error", what, fix))
     return label_map, findings
+
+
+def _lossy_binary(stats: Mapping[int, MaskStats], union: set[int]) -> bool:
+    """Lossily stored masks whose levels are a binary mask's compression edges: the exactly stored masks (if any)
+    binary, the lossy ones mostly at the extremes (see :data:`LOSSY_MIDDLE_SHARE`)."""
+    lossy = [s for s in stats.values() if s.lossy]
+    if not lossy or not union or min(union) < 0 or max(union) < MAX_AUTO_IDS:
+        return False
+    exact = {v for s in stats.values() if not s.lossy for v in s.counts}
+    top = max(exact - {0}, default=max(union))
+    if len(exact - {0}) > 1 or top < MAX_AUTO_IDS:
+        return False
+    middle = sum(c for s in lossy for v, c in s.counts.items() if top / 4 <= v <= 3 * top / 4)
+    return middle <= LOSSY_MIDDLE_SHARE * sum(c for s in lossy for v, c in s.counts.items() if v)
+
+
+def _thresholded(stats: Mapping[int, MaskStats], union: set[int]) -> tuple[LabelMap, list[Finding]]:
+    exact = {v for s in stats.values() if not s.lossy for v in s.counts} - {0}
+    top = max(exact, default=max(union))
+    threshold = (top + 1) // 2
+    count = sum(s.lossy for s in stats.values())
+    what = (
+        f"{count} masks stored as JPEG, whose compression leaves levels between 0 and {top} at edges: "
+        f"read as binary masks, values >= {threshold} foreground"
+    )
+    fix = "store masks as PNG or TIFF to keep their exact values"
+    return LabelMap((0, top), BINARY_NAMES, threshold=threshold), [Finding(None, "warning", what, fix)]

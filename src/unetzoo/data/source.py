@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from unetzoo.data.io import ImageInfo
+from unetzoo.data.io import IMAGE_EXTENSIONS, ImageInfo
 from unetzoo.data.labels import Finding, Inference, LabelMap, MaskStats, format_values, infer_label_map, scan_mask
 from unetzoo.data.problems import DataError, Problem, fail
 
@@ -126,8 +126,12 @@ class Source(ABC):
     def mask_stats(self, i: int) -> MaskStats:
         """Value histogram of mask ``i`` (decoded once, cached)."""
         if i not in self._mask_stats:
-            self._mask_stats[i] = scan_mask(self.read_mask(i))
+            self._mask_stats[i] = scan_mask(self.read_mask(i), lossy=self.mask_lossy(i))
         return self._mask_stats[i]
+
+    def mask_lossy(self, i: int) -> bool:
+        """Whether mask ``i`` is stored lossily (a JPEG file; the readers check that content matches extension)."""
+        return IMAGE_EXTENSIONS.get(Path(self.mask_path(i) or "").suffix.lower()) == "JPEG"
 
     def infer_labels(self, stats: dict[int, MaskStats]) -> Inference:
         return infer_label_map(

@@ -10,8 +10,9 @@ with one line naming the file. Files without a partner are not scored and are li
   ``connected_components=True`` first splits each *prediction* into its 4-connected foreground components (to
   score a semantic model's binary mask as objects; touching objects then merge).
 * otherwise masks are scored with :class:`unetzoo.metrics.SegmentationMetrics`: binary by default (any non-zero
-  value is foreground, so 0/255 masks, 0/1 masks and label images all work), or ``classes=C`` for class-id masks
-  with values in ``0..C-1``.
+  value is foreground, so 0/255 masks, 0/1 masks and label images all work; a JPEG mask's compression levels
+  are foreground from 128 up, as training reads JPEG masks), or ``classes=C`` for class-id masks with values in
+  ``0..C-1``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from unetzoo.data.instances import components, integer_labels
-from unetzoo.data.io import read_image
+from unetzoo.data.io import IMAGE_EXTENSIONS, read_image
+from unetzoo.data.labels import lossy_gray
 from unetzoo.data.problems import fail
 from unetzoo.errors import UnetzooError
 from unetzoo.metrics.instances import InstanceCounts, aggregate_instances, instance_counts
@@ -83,8 +85,16 @@ class ScoreResult:
         return atomic_write_text(path, buffer.getvalue())
 
 
-def _read(path: Path) -> np.ndarray:
-    return integer_labels(read_image(path, mask=True), path)
+def _read(path: Path, instances: bool, classes: int) -> np.ndarray:
+    """A label image; a JPEG mask (binary only: its ids do not survive compression) as 0/1 at half its range."""
+    raw = read_image(path, mask=True)
+    if IMAGE_EXTENSIONS.get(path.suffix.lower()) != "JPEG":
+        return integer_labels(raw, path)
+    gray = lossy_gray(raw)
+    if instances or classes > 2 or gray is None or gray.dtype != np.uint8:
+        what = "is a JPEG, whose compression changes label values"
+        raise fail(path, what, "store label images as PNG or TIFF (JPEG is read for binary 0/255 masks only)")
+    return (gray >= 128).astype(np.uint8)
 
 
 def _same_size(pred: np.ndarray, gt: np.ndarray, pred_path: Path, gt_path: Path) -> None:
@@ -151,7 +161,7 @@ def score_folders(
     counts: list[InstanceCounts] = []
     semantic = SegmentationMetrics("binary" if classes == 2 else "multiclass", classes, empty=empty)
     for key, pred_path, gt_path in found.pairs:
-        p, g = _read(pred_path), _read(gt_path)
+        p, g = _read(pred_path, instances, classes), _read(gt_path, instances, classes)
         _same_size(p, g, pred_path, gt_path)
         row: dict[str, Any] = {"id": key, "pred": str(pred_path), "gt": str(gt_path)}
         if instances:
