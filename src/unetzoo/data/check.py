@@ -206,12 +206,13 @@ def _instance_summary(
     return summary, problems
 
 
-def _checked(src: Source, decode_images: bool, instances: bool) -> str:
-    """What the check read, in words."""
+def _checked(src: Source, decode_images: bool, instances: bool, pngs: bool) -> str:
+    """What the check read, in words (``pngs``: some images are PNGs, whose integrity is checked undecoded)."""
     if src.format == "volumes":
         images = "every case's channels read" if decode_images else "channels not read (--decode-images reads them)"
         return f"every case's label read (shape, classes per slice), {images}"
-    images = "all images decoded" if decode_images else "PNG image integrity (CRC), image pixels not decoded"
+    undecoded = "PNG image integrity (CRC), image pixels not decoded" if pngs else "image pixels not decoded"
+    images = "all images decoded" if decode_images else undecoded
     return f"all headers, {images}, all masks decoded" + (", all instance labels decoded" if instances else "")
 
 
@@ -312,7 +313,7 @@ def check_source(
         "image_channels": dict(Counter(_channel_kind(image) for image, _ in infos)),
         "image_dtypes": dict(Counter(image.dtype for image, _ in infos)),
         "mask_dtypes": dict(Counter(s.dtype for s in stats.values())),
-        "checked": _checked(src, decode_images, bool(objects)),
+        "checked": _checked(src, decode_images, bool(objects), any(image.format == "PNG" for image, _ in infos)),
     }
     foreground: dict[int, int] = {}
     if inference.label_map is not None and stats:
