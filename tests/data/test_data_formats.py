@@ -34,6 +34,15 @@ def test_folder_pairs_suffixes_extensions_and_natural_order(tmp_path: Path) -> N
     np.testing.assert_array_equal(mask, blob_mask(16, 16, 1) // 255)
 
 
+def test_public_sets_mask_suffixes(tmp_path: Path) -> None:
+    """ISIC names its masks ``<image>_segmentation.png``; ``_seg`` and ``_gt`` are common too."""
+    for stem, mask in (("ISIC_0000001", "ISIC_0000001_segmentation"), ("b", "b_seg"), ("c", "c_GT")):
+        save(tmp_path / "images" / f"{stem}.jpg", gray_image(8, 8, 0))
+        save(tmp_path / "masks" / f"{mask}.png", blob_mask(8, 8, 0))
+    src = open_source(tmp_path)
+    assert src.ids == ["ISIC_0000001", "b", "c"] and src.mask_path(2).endswith("c_GT.png")
+
+
 def test_flat_folder_and_mixed_gray_rgb(tmp_path: Path) -> None:
     save(tmp_path / "a.png", gray_image(8, 8, 0))
     save(tmp_path / "b.png", np.stack([gray_image(8, 8, 1)] * 3, axis=-1))
