@@ -43,6 +43,18 @@ def test_public_sets_mask_suffixes(tmp_path: Path) -> None:
     assert src.ids == ["ISIC_0000001", "b", "c"] and src.mask_path(2).endswith("c_GT.png")
 
 
+def test_images_without_a_masks_folder_names_the_folders_there(tmp_path: Path) -> None:
+    """DRIVE keeps its vessel labels in 1st_manual/ and a field-of-view mask in mask/: say what is there, and
+    nothing about class ids of masks that were never read."""
+    save(tmp_path / "images" / "21_training.png", gray_image(8, 8, 0))
+    save(tmp_path / "1st_manual" / "21_manual1.png", blob_mask(8, 8, 0))
+    (tmp_path / "mask").mkdir()
+    assert check_source(tmp_path).problems == [
+        f"error: {tmp_path}: has images/ but no masks/ folder (it has 1st_manual/, mask/); put the masks in "
+        "masks/ (or instance labels in instances/), named after their images"
+    ]
+
+
 def test_flat_folder_and_mixed_gray_rgb(tmp_path: Path) -> None:
     save(tmp_path / "a.png", gray_image(8, 8, 0))
     save(tmp_path / "b.png", np.stack([gray_image(8, 8, 1)] * 3, axis=-1))

@@ -78,8 +78,10 @@ class FolderSource(Source):
             masks_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
             instances_dir = root / INSTANCES_DIR
             if masks_dir is None and not instances_dir.is_dir():
-                fix = "put the masks in masks/ (or instance labels in instances/)"
-                self.findings.append(Problem("error", str(root), "has images/ but no masks/ folder", fix))
+                others = sorted(p.name + "/" for p in root.iterdir() if p.is_dir() and p != images_dir)
+                what = "has images/ but no masks/ folder" + (f" (it has {', '.join(others)})" if others else "")
+                fix = "put the masks in masks/ (or instance labels in instances/), named after their images"
+                self.findings.append(Problem("error", str(root), what, fix))
                 return
             by_stem = self._unique_stems(self._images_of(_listing(images_dir)))
             self._derived = masks_dir is None

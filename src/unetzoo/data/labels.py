@@ -288,7 +288,7 @@ def infer_label_map(
         names = BINARY_NAMES if top == 1 else ("background", *(f"class{k}" for k in range(1, top + 1)))
         label_map = LabelMap(values, names)
         missing = sorted(set(values) - union - {0})
-        if missing:
+        if missing and stats:  # no mask read at all (none paired): nothing to say about their ids
             what = f"class ids {format_values(missing, False)} never occur in the masks"
             fix = "class ids must be consecutive: renumber the masks or declare labels.json"
             findings.append(Finding(None, "warning", what, fix))
