@@ -270,8 +270,8 @@ def infer_label_map(
                 fix = f"declare them in {declared_in} or fix the mask"
                 what = f"values {format_values(extra, colour)} are not declared in {declared_in}"
                 findings.append(Finding(i, "error", what, fix))
-    elif not colour and _lossy_binary(stats, union):
-        label_map, findings = _thresholded(stats, union)
+    elif not colour and (lossy_top := _lossy_foreground(stats, union)) is not None:
+        label_map, findings = _thresholded(stats, lossy_top)
     elif colour:
         if len(union) > MAX_AUTO_IDS:
             what = f"masks hold {len(union)} colours, too many for a palette (lossy JPEG masks? images in masks/?)"
@@ -320,23 +320,21 @@ def _binary(stats: Mapping[int, MaskStats], union: set[int]) -> tuple[LabelMap, 
     return label_map, findings
 
 
-def _lossy_binary(stats: Mapping[int, MaskStats], union: set[int]) -> bool:
-    """Lossily stored masks whose levels are a binary mask's compression edges: the exactly stored masks (if any)
-    binary, the lossy ones mostly at the extremes (see :data:`LOSSY_MIDDLE_SHARE`)."""
+def _lossy_foreground(stats: Mapping[int, MaskStats], union: set[int]) -> int | None:
+    """The foreground value of lossily stored masks whose levels are a binary mask's compression edges (the exactly
+    stored masks, if any, binary; the lossy ones mostly at the extremes: :data:`LOSSY_MIDDLE_SHARE`), else None."""
     lossy = [s for s in stats.values() if s.lossy]
     if not lossy or not union or min(union) < 0 or max(union) < MAX_AUTO_IDS:
-        return False
-    exact = {v for s in stats.values() if not s.lossy for v in s.counts}
-    top = max(exact - {0}, default=max(union))
-    if len(exact - {0}) > 1 or top < MAX_AUTO_IDS:
-        return False
-    middle = sum(c for s in lossy for v, c in s.counts.items() if top / 4 <= v <= 3 * top / 4)
-    return middle <= LOSSY_MIDDLE_SHARE * sum(c for s in lossy for v, c in s.counts.items() if v)
-
-
-def _thresholded(stats: Mapping[int, MaskStats], union: set[int]) -> tuple[LabelMap, list[Finding]]:
+        return None
     exact = {v for s in stats.values() if not s.lossy for v in s.counts} - {0}
     top = max(exact, default=max(union))
+    if len(exact) > 1 or top < MAX_AUTO_IDS:
+        return None
+    middle = sum(c for s in lossy for v, c in s.counts.items() if top / 4 <= v <= 3 * top / 4)
+    return top if middle <= LOSSY_MIDDLE_SHARE * sum(c for s in lossy for v, c in s.counts.items() if v) else None
+
+
+def _thresholded(stats: Mapping[int, MaskStats], top: int) -> tuple[LabelMap, list[Finding]]:
     threshold = (top + 1) // 2
     count = sum(s.lossy for s in stats.values())
     what = (
