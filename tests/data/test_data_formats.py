@@ -183,6 +183,69 @@ def test_numbered_mask_parts_are_merged_into_one_mask(tmp_path: Path) -> None:
     assert any("several masks match" in line for line in check_source(two).problems)
 
 
+def _discs(h: int, w: int, centres: list[tuple[int, int]], radius: int, ids: list[int] | None = None) -> np.ndarray:
+    """A uint8 label image with one disc per centre, ids 1..N (or ``ids``)."""
+    yy, xx = np.mgrid[:h, :w]
+    labels = np.zeros((h, w), np.uint8)
+    for k, (y, x) in zip(ids or range(1, len(centres) + 1), centres, strict=True):
+        labels[(yy - y) ** 2 + (xx - x) ** 2 <= radius**2] = k
+    return labels
+
+
+def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path) -> None:
+    """GlaS stores one id per gland (``train_1_anno.bmp``, ids 1..N): not N classes, but a binary mask with a warning
+    naming both fixes; the same masks in instances/ are objects for --task instances."""
+    centres = [(6, 6), (6, 20), (20, 6), (20, 20), (13, 13)]
+    glas = tmp_path / "glas"
+    for i, n in enumerate((2, 5, 3, 4)):
+        save(glas / f"train_{i + 1}.bmp", np.stack([gray_image(28, 28, i)] * 3, axis=-1))
+        save(glas / f"train_{i + 1}_anno.bmp", _discs(28, 28, centres[:n], 3))
+    report = check_source(glas)
+    assert report.ok and report.summary["class_names"] == ["background", "foreground"]
+    warning = next(line for line in report.problems if "instance labels" in line)
+    assert "4 masks hold instance labels (ids 1..N, each one object, up to 5 in one mask)" in warning
+    assert "labels.json" in warning and "instances/" in warning
+    src = open_source(glas)
+    np.testing.assert_array_equal(src.load(1)[1], _discs(28, 28, centres, 3) > 0)
+
+    objects = tmp_path / "objects"  # the fix for objects: images/ + instances/, binary masks derived from them
+    for i, n in enumerate((2, 5, 3, 4)):
+        save(objects / "images" / f"train_{i + 1}.bmp", gray_image(28, 28, i))
+        save(objects / "instances" / f"train_{i + 1}_anno.bmp", _discs(28, 28, centres[:n], 3))
+    src = open_source(objects)
+    assert src.has_instances and src.read_instances(1).max() == 5 and src.classes == 2
+
+
+@pytest.mark.parametrize(
+    ("ids_per_mask", "classes"),
+    [
+        ([[1, 2, 3], [2, 3], [1, 2, 3], [3]], 4),  # heart classes: a slice without the first has a gap
+        ([[1], [1, 2], [1, 2], [1]], 3),  # an organ and a lesion in some images: two ids are not enough
+        ([[1, 2, 3], [1, 2, 3], [1, 2, 3]], 4),  # every class in every mask
+    ],
+)
+def test_class_masks_that_resemble_instances_stay_classes(tmp_path: Path, ids_per_mask: list, classes: int) -> None:
+    centres = [(6, 6), (6, 20), (20, 13)]
+    root = tmp_path / "classes"
+    for i, ids in enumerate(ids_per_mask):
+        save(root / "images" / f"s{i}.png", gray_image(28, 28, i))
+        save(root / "masks" / f"s{i}.png", _discs(28, 28, [centres[k - 1] for k in ids], 3, ids))
+    report = check_source(root)
+    assert report.summary["classes"] == classes
+    assert not any("instance labels" in line for line in report.problems)
+
+
+def test_class_masks_in_pieces_are_not_instances(tmp_path: Path) -> None:
+    """Ids 1..N of varying N, but each id in several pieces (two kidneys, scattered lesions): classes."""
+    root = tmp_path / "pieces"
+    spots = [(4, 4), (4, 24), (24, 4), (24, 24), (14, 14), (14, 4)]
+    for i, n in enumerate((3, 2, 3)):
+        pairs = [spots[2 * (k % 3)] for k in range(n)] + [spots[2 * (k % 3) + 1] for k in range(n)]
+        save(root / "images" / f"s{i}.png", gray_image(28, 28, i))
+        save(root / "masks" / f"s{i}.png", _discs(28, 28, pairs, 2, [*range(1, n + 1)] * 2))
+    assert check_source(root).summary["classes"] == 4
+
+
 def test_nnunet_rgb_and_multichannel(tmp_path: Path) -> None:
     rgb = tmp_path / "Dataset501_Rgb"
     for case in ("c1", "c2"):

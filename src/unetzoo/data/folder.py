@@ -32,8 +32,9 @@ from unetzoo.data.source import Declared, Source, effective_channels, natural_ke
 
 MASK_DIRS = ("masks", "labels")
 INSTANCES_DIR = "instances"
-MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_segmentation", "_seg", "_gt")
-"""Stem endings of a mask beside its image (``ISIC_0000000_segmentation.png``: ISIC; ``_gt``: many challenges)."""
+MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_segmentation", "_seg", "_gt", "_anno")
+"""Stem endings of a mask beside its image (``ISIC_0000000_segmentation.png``: ISIC; ``train_1_anno.bmp``: GlaS;
+``_gt``: many challenges)."""
 _JUNK = {"thumbs.db", "desktop.ini"}
 _MASK_STEM = re.compile("(" + "|".join(MASK_SUFFIXES) + r")(_\d+)?$", re.IGNORECASE)
 """A mask suffix at the end of a stem, with the number of a further part (``_mask_1``) or without."""

@@ -9,6 +9,11 @@ pair), or inferred from the union of values over all masks by :func:`infer_label
 * masks stored lossily (JPEG, as Kvasir-SEG ships its polyp masks): compression leaves every level between 0 and
   the foreground at edges, so they are binary with the values from half the foreground up as foreground
   (``>= 128`` for 0/255 masks), with one warning; an RGB JPEG of a gray mask is read as its channels' mean;
+* instance labels (GlaS stores its glands so, ``train_1_anno.bmp``: one id per gland, ``1..N`` per image): each
+  id one 8-connected piece (:data:`INSTANCE_PIECES`), the ids ``1..N`` without a gap in nearly every mask
+  (:data:`INSTANCE_NUMBERED`), ``N`` differing between masks and reaching :data:`MIN_INSTANCE_IDS` in some:
+  binary, every id foreground, with one warning naming the fix (``labels.json`` if the ids are classes;
+  ``instances/`` for one label per object);
 * otherwise binary: 0 is background and the most frequent non-zero value (255 for 8-bit, 65535 for 16-bit
   masks) is foreground; a mask holding any third value has stray values and is an error;
 * colour masks (R, G, B not all equal somewhere) -> a palette: black is background, the other colours follow
@@ -37,6 +42,16 @@ gray image stays far below it; a colour palette's classes differ by about 255)."
 LOSSY_MIDDLE_SHARE = 0.25
 """Largest share of a lossy mask's non-zero pixels in the middle half of the range (between a quarter and three
 quarters of the foreground value) for it to be a binary mask with compression edges rather than a third class."""
+MIN_INSTANCE_IDS = 3
+"""Fewest ids that some mask must hold for one-piece ids ``1..N`` to be read as instance labels: with two, an organ
+and one lesion in it (masks ``{1}`` and ``{1, 2}``, each class one piece) look like one or two objects."""
+INSTANCE_NUMBERED = 0.9
+"""Least share of instance label masks numbered ``1..N`` without a gap: an object deleted by hand, or hidden by
+another, leaves a gap in a few; classes present in some images only (``{2, 3}`` beside ``{1, 2, 3}``) leave gaps
+in many."""
+INSTANCE_PIECES = 1.1
+"""Most 8-connected pieces per id, over all masks, of instance labels: an object is cut in two now and then (DSB 2018
+has nuclei in pieces), while classes seldom keep to one piece each."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,9 @@ class MaskStats:
     colour: bool
     counts: dict[int, int]
     lossy: bool = False
+    pieces: int | None = None
+    """8-connected pieces of equal value, counted when the mask holds two or more positive gray values (the test
+    for instance labels), else None."""
 
     def items(self, colour: bool) -> list[tuple[int, int]]:
         """``(raw value, pixel count)`` pairs, values as packed colours when the dataset is colour-coded."""
@@ -106,7 +124,13 @@ def scan_mask(raw: np.ndarray, lossy: bool = False) -> MaskStats:
     else:
         values, hist = np.unique(keys, return_counts=True)
         counts = dict(zip(values.tolist(), hist.tolist(), strict=True))
-    return MaskStats(raw.shape[0], raw.shape[1], str(raw.dtype), colour, counts, lossy)
+    ids = len(counts) - (0 in counts)
+    pieces = None
+    if not colour and not lossy and ids >= 2 and min(counts) >= 0:
+        from skimage.measure import label  # here: a binary or colour dataset never pays for the import
+
+        pieces = int(label(keys, background=0, connectivity=2).max())
+    return MaskStats(raw.shape[0], raw.shape[1], str(raw.dtype), colour, counts, lossy, pieces)
 
 
 def format_value(value: int, colour: bool) -> str:
@@ -124,7 +148,7 @@ def format_values(values: Sequence[int] | set[int], colour: bool, limit: int = 8
 @dataclass(frozen=True)
 class LabelMap:
     """Raw mask value -> class id; class id ``k`` is ``values[k]`` (or ``== positive`` for the binary mode, or
-    ``>= threshold`` for lossily stored binary masks)."""
+    ``>= threshold`` for lossily stored binary masks and for instance labels)."""
 
     values: tuple[int, ...]
     names: tuple[str, ...]
@@ -280,6 +304,8 @@ def infer_label_map(
         values = tuple(sorted(union | {0}))
         names = tuple("background" if v == 0 else f"#{v:06x}" for v in values)
         label_map = LabelMap(values, names, colour=True)
+    elif (most := _instance_ids(stats)) is not None:
+        label_map, findings = _instance_labels(stats, most)
     elif union and (min(union) < 0 or max(union) >= MAX_AUTO_IDS):
         label_map, findings = _binary(stats, union)
     else:
@@ -343,3 +369,31 @@ def _thresholded(stats: Mapping[int, MaskStats], top: int) -> tuple[LabelMap, li
     )
     fix = "store masks as PNG or TIFF to keep their exact values"
     return LabelMap((0, top), BINARY_NAMES, threshold=threshold), [Finding(None, "warning", what, fix)]
+
+
+def _instance_ids(stats: Mapping[int, MaskStats]) -> int | None:
+    """The most ids in one mask when the masks are instance labels (see the module docstring), else None."""
+    ids = [len(s.counts) - (0 in s.counts) for s in stats.values()]
+    if not ids or max(ids) < MIN_INSTANCE_IDS or len(set(ids)) < 2:
+        return None
+    pieces = numbered = 0
+    for s, n in zip(stats.values(), ids, strict=True):
+        if n >= 2 and s.pieces is None:  # colour, lossy or negative values
+            return None
+        pieces += s.pieces or n
+        numbered += max(s.counts) == n
+    enough = numbered >= INSTANCE_NUMBERED * sum(n > 0 for n in ids)
+    return max(ids) if enough and pieces <= INSTANCE_PIECES * sum(ids) else None
+
+
+def _instance_labels(stats: Mapping[int, MaskStats], most: int) -> tuple[LabelMap, list[Finding]]:
+    count = sum(len(s.counts) > 1 for s in stats.values())
+    what = (
+        f"{count} masks hold instance labels (ids 1..N, each one object, up to {most} in one mask): "
+        "read as binary, every object foreground"
+    )
+    fix = (
+        "if the ids are classes, declare them in labels.json; for one label per object (--task instances), "
+        "put the images in images/ and these masks in instances/"
+    )
+    return LabelMap((0, 1), BINARY_NAMES, threshold=1), [Finding(None, "warning", what, fix)]
