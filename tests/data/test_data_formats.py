@@ -327,8 +327,12 @@ def test_tiff_stack_pairs(tmp_path: Path) -> None:
 
 def test_detection_errors_and_override(tmp_path: Path, make_folder: MakeFolder) -> None:
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UnetzooError, match="cannot tell the dataset format"):
+    with pytest.raises(UnetzooError, match=r"cannot tell the dataset format; expected images/ \+ masks/"):
         open_source(tmp_path / "empty")
+    for folder in ("CXR_png", "ManualMask/leftMask"):  # Montgomery's layout names its folders
+        (tmp_path / "montgomery" / folder).mkdir(parents=True)
+    with pytest.raises(UnetzooError, match=r"format \(it has CXR_png/, ManualMask/\); expected images/ \+ masks/"):
+        open_source(tmp_path / "montgomery")
     with pytest.raises(UnetzooError, match="no such file or folder"):
         open_source(tmp_path / "missing")
     root = make_folder(n=2)

@@ -27,7 +27,10 @@ BUILTIN_DIR = Path(__file__).parent / "builtin"
 BUILTIN = ("nuclei",)
 """Bundled datasets (``builtin:NAME``); see ``src/unetzoo/data/builtin/*/README.md``."""
 
-_EXPECTED = "images/ + masks/, dataset.json + imagesTr/ (nnU-Net), or train-volume.tif + train-labels.tif"
+_EXPECTED = (
+    "images/ + masks/, images beside their <image>_mask files in one folder, dataset.json + imagesTr/ (nnU-Net), "
+    "or train-volume.tif + train-labels.tif"
+)
 
 
 def detect_format(path: Path) -> str:
@@ -44,7 +47,9 @@ def detect_format(path: Path) -> str:
         return "folder"
     if stack_pairs(path):
         return "stack"
-    raise fail(path, "cannot tell the dataset format", f"expected {_EXPECTED}, or pass --format")
+    folders = sorted(p.name + "/" for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    what = "cannot tell the dataset format" + (f" (it has {', '.join(folders[:6])})" if folders else "")
+    raise fail(path, what, f"expected {_EXPECTED}, or pass --format")
 
 
 def _volume_ending(dataset_json: Path) -> bool:
