@@ -13,6 +13,7 @@ from PIL import Image
 
 from unetzoo.data import BUILTIN, check_source, detect_format, open_source
 from unetzoo.errors import UnetzooError
+from unetzoo.metrics import score_folders
 from unetzoo.planning.fingerprint import compute_fingerprint
 
 
@@ -181,6 +182,25 @@ def test_numbered_mask_parts_are_merged_into_one_mask(tmp_path: Path) -> None:
     save(two / "masks" / "a.png", blob_mask(8, 8, 0))
     save(two / "masks" / "a_mask.png", blob_mask(8, 8, 1))
     assert any("several masks match" in line for line in check_source(two).problems)
+
+
+def test_image_and_mask_folders_go_by_common_names(tmp_path: Path) -> None:
+    """CVC-ClinicDB stores its polyps as Original/ + Ground Truth/: read as images/ + masks/, and scored so."""
+    root = tmp_path / "CVC-ClinicDB"
+    for i in range(2):
+        save(root / "Original" / f"{i + 1}.tif", np.stack([gray_image(16, 16, i)] * 3, axis=-1))
+        save(root / "Ground Truth" / f"{i + 1}.tif", blob_mask(16, 16, i))
+    src = open_source(root)
+    assert detect_format(root) == "folder" and src.ids == ["1", "2"] and src.classes == 2
+    np.testing.assert_array_equal(src.load(1)[1], blob_mask(16, 16, 1) // 255)
+    assert check_source(root).ok
+    save(tmp_path / "pred" / "2.png", blob_mask(16, 16, 1))
+    assert score_folders(tmp_path / "pred", root).aggregate["dice"] == pytest.approx(1.0)
+
+    lone = tmp_path / "lone"  # an image folder without a mask folder names its own name
+    save(lone / "img" / "a.png", gray_image(8, 8, 0))
+    with pytest.raises(UnetzooError, match="has img/ but no masks/ folder"):
+        open_source(lone)
 
 
 def _discs(h: int, w: int, centres: list[tuple[int, int]], radius: int, ids: list[int] | None = None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Folder pairs: ``images/`` + ``masks/`` (or ``labels/``) with matching stems, or one flat folder.
+"""Folder pairs: ``images/`` + ``masks/`` (or another of :data:`IMAGE_DIRS` and :data:`MASK_DIRS`, such as
+CVC-ClinicDB's ``Original/`` + ``Ground Truth/``) with matching stems, or one flat folder.
 
 An ``instances/`` folder beside ``images/`` holds instance label images (one integer id per object, 0 =
 background; :mod:`unetzoo.data.instances`), matched to images like masks. Without ``masks/`` the binary mask is
@@ -30,7 +31,11 @@ from unetzoo.data.labels import parse_declared
 from unetzoo.data.problems import DataError, Problem, fail
 from unetzoo.data.source import Declared, Source, effective_channels, natural_key, to_channels
 
-MASK_DIRS = ("masks", "labels")
+IMAGE_DIRS = ("images", "image", "imgs", "img", "original")
+"""Names of the image folder, the first found wins; matched ignoring case, spaces, ``_`` and ``-``."""
+MASK_DIRS = ("masks", "labels", "groundtruth", "gt")
+"""Names of the mask folder, matched as :data:`IMAGE_DIRS` (``Ground Truth/``, ``ground_truth/``). Not ``mask/``:
+DRIVE keeps its field-of-view masks there (``21_training_mask.gif``), its vessels in ``1st_manual/``."""
 INSTANCES_DIR = "instances"
 MASK_SUFFIXES = ("_mask", "_masks", "_label", "_labels", "_segmentation", "_seg", "_gt", "_anno")
 """Stem endings of a mask beside its image (``ISIC_0000000_segmentation.png``: ISIC; ``train_1_anno.bmp``: GlaS;
@@ -52,9 +57,20 @@ def _listing(folder: Path) -> list[Path]:
     )
 
 
+def find_dir(root: Path, names: tuple[str, ...]) -> Path | None:
+    """The subfolder of ``root`` named as the earliest of ``names`` (ignoring case, spaces, ``_`` and ``-``)."""
+    if not root.is_dir():
+        return None
+    found: dict[str, Path] = {}
+    for p in sorted(root.iterdir()):
+        if p.is_dir():
+            found.setdefault(re.sub(r"[\s_-]", "", p.name.lower()), p)
+    return next((found[name] for name in names if name in found), None)
+
+
 def is_folder_dataset(root: Path) -> bool:
-    """``images/`` + a mask folder, or a flat folder holding ``*_mask``-style files."""
-    if (root / "images").is_dir():
+    """An image folder (:data:`IMAGE_DIRS`), or a flat folder holding ``*_mask``-style files."""
+    if find_dir(root, IMAGE_DIRS) is not None:
         return True
     return any(is_mask_stem(p.stem) for p in _listing(root) if p.suffix.lower() in io.IMAGE_EXTENSIONS)
 
@@ -74,13 +90,14 @@ class FolderSource(Source):
         self._derived = False  # masks derived from instances/ (no masks/ folder)
         self._channels: int | None = None
         self._declared = self._read_declared()
-        images_dir = root / "images"
-        if images_dir.is_dir():
-            masks_dir = next((root / d for d in MASK_DIRS if (root / d).is_dir()), None)
+        images_dir = find_dir(root, IMAGE_DIRS)
+        if images_dir is not None:
+            masks_dir = find_dir(root, MASK_DIRS)
             instances_dir = root / INSTANCES_DIR
             if masks_dir is None and not instances_dir.is_dir():
                 others = sorted(p.name + "/" for p in root.iterdir() if p.is_dir() and p != images_dir)
-                what = "has images/ but no masks/ folder" + (f" (it has {', '.join(others)})" if others else "")
+                what = f"has {images_dir.name}/ but no masks/ folder"
+                what += f" (it has {', '.join(others)})" if others else ""
                 fix = "put the masks in masks/ (or instance labels in instances/), named after their images"
                 self.findings.append(Problem("error", str(root), what, fix))
                 return

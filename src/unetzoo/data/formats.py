@@ -1,7 +1,7 @@
 """One ``--data`` option for every format: detection, ``builtin:``/``synthetic:`` specs, and :func:`open_source`.
 
 Detection order for a path: ``dataset.json`` + ``imagesTr/`` -> ``volumes`` if its ``file_ending`` is a volume
-format (NIfTI, MetaImage, NRRD: :class:`unetzoo.volumes.slices.VolumeSlices`), else ``nnunet``; ``images/`` or
+format (NIfTI, MetaImage, NRRD: :class:`unetzoo.volumes.slices.VolumeSlices`), else ``nnunet``; an image folder or
 ``*_mask`` files -> ``folder``; a ``.tif`` file, or a folder holding one ``*volume*.tif`` with its label stack ->
 ``stack``. ``synthetic:brain?...`` is a volume dataset too. ``fmt`` overrides detection.
 """

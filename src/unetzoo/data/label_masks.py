@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unetzoo.data.folder import INSTANCES_DIR, FolderSource
+from unetzoo.data.folder import IMAGE_DIRS, INSTANCES_DIR, FolderSource, find_dir
 from unetzoo.data.instances import components
 from unetzoo.data.io import write_image
 from unetzoo.data.problems import fail
@@ -50,7 +50,7 @@ def uint16_components(mask: np.ndarray, connectivity: int = 4) -> np.ndarray:
 
 def _target(src: Source, force: bool) -> Path:
     """The ``instances/`` folder to write, after refusing what would lose data or cannot hold it."""
-    if not isinstance(src, FolderSource) or not (src.root_dir / "images").is_dir():
+    if not isinstance(src, FolderSource) or find_dir(src.root_dir, IMAGE_DIRS) is None:
         raise fail(src.spec, "instance labels are written beside images/ of a folder dataset", "use images/ + masks/")
     if src.spec.startswith("builtin:"):
         raise fail(src.spec, "the bundled datasets are part of the package and keep their labels", "copy it first")

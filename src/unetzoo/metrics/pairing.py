@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unetzoo.data.folder import INSTANCES_DIR, MASK_DIRS, MASK_SUFFIXES
+from unetzoo.data.folder import IMAGE_DIRS, INSTANCES_DIR, MASK_DIRS, MASK_SUFFIXES, find_dir
 from unetzoo.data.io import IMAGE_EXTENSIONS
 from unetzoo.data.problems import fail
 from unetzoo.data.source import natural_key
@@ -67,14 +67,14 @@ def ground_truth_folder(gt: Path, instances: bool) -> Path:
     if instances:
         if (gt / INSTANCES_DIR).is_dir():
             return gt / INSTANCES_DIR
-        if any((gt / d).is_dir() for d in ("images", *MASK_DIRS)):
+        if find_dir(gt, (*IMAGE_DIRS, *MASK_DIRS)) is not None:
             raise fail(
                 gt,
                 "has no instances/ folder for --instances",
                 "give instance label images (0 = background, one id per object), or score masks without --instances",
             )
         return gt
-    return next((gt / d for d in (*MASK_DIRS, INSTANCES_DIR) if (gt / d).is_dir()), gt)
+    return find_dir(gt, MASK_DIRS) or find_dir(gt, (INSTANCES_DIR,)) or gt
 
 
 def pair_files(pred: Path, gt: Path, *, instances: bool) -> Pairs:
