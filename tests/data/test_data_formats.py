@@ -240,6 +240,7 @@ def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path
     ("ids_per_mask", "classes"),
     [
         ([[1, 2, 3], [2, 3], [1, 2, 3], [3]], 4),  # heart classes: a slice without the first has a gap
+        ([[1, 2, 3], [2, 3], *[[]] * 8], 4),  # empty masks are not numbered masks
         ([[1], [1, 2], [1, 2], [1]], 3),  # an organ and a lesion in some images: two ids are not enough
         ([[1, 2, 3], [1, 2, 3], [1, 2, 3]], 4),  # every class in every mask
     ],

@@ -381,7 +381,7 @@ def _instance_ids(stats: Mapping[int, MaskStats]) -> int | None:
         if n >= 2 and s.pieces is None:  # colour, lossy or negative values
             return None
         pieces += s.pieces or n
-        numbered += max(s.counts) == n
+        numbered += n > 0 and max(s.counts) == n
     enough = numbered >= INSTANCE_NUMBERED * sum(n > 0 for n in ids)
     return max(ids) if enough and pieces <= INSTANCE_PIECES * sum(ids) else None
 
