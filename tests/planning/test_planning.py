@@ -245,12 +245,12 @@ def test_a_slower_real_step_shrinks_the_plan(tmp_path: Path, monkeypatch: pytest
     # ulite's cost line as calibrated on a quiet 2-core machine: the test must not depend on the machine's load
     line = ModelCost(0.02, 7e-7, 2250.0, 2.5e6, 878_417, 32, 1)
 
-    def real_step(spec: dict, threads: int, batch: int, patch: list[int]) -> float:
+    def real_step(spec: dict, threads: int, batch: int, patch: list[int], **_: object) -> float:
         """The cost line's own prediction times ``factor``."""
         timed.append((batch, list(patch)))
         return factor * line.step_seconds(batch, patch[0] * patch[1])
 
-    monkeypatch.setattr(planning, "model_cost", lambda spec, threads: line)
+    monkeypatch.setattr(planning, "model_cost", lambda spec, threads, **_: line)
     monkeypatch.setattr(planning, "step_seconds_at", real_step)
     honest = make_plan(data, "ulite", budget="10m", threads=1)
     point = honest.cost["operating_point"]
@@ -263,3 +263,25 @@ def test_a_slower_real_step_shrinks_the_plan(tmp_path: Path, monkeypatch: pytest
     assert area < honest.patch_size[0] * honest.patch_size[1] * honest.batch_size
     assert slowed.cost["operating_point"]["measured_over_model"] == pytest.approx(3.0, rel=1e-3)
     assert len(timed) == 2 and "a real step at" in slowed.reasons["batch_size"]
+
+
+def test_retime_replaces_timings_taken_on_a_busy_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Timings are cached per machine, so one taken under load would shrink every later plan: ``--retime``
+    measures the network again and replaces them."""
+    monkeypatch.setenv("UNETZOO_CACHE_DIR", str(tmp_path / "cache"))
+    data = str(squares(tmp_path / "ds", 8, (64, 64), side=16))
+    make_plan(data, "ulite", budget="1m", threads=1)
+    for path in (tmp_path / "cache").glob("*/*.json"):  # as if timed while something else ran: 50x slower
+        entry = json.loads(path.read_text())
+        for key in ("overhead_s", "seconds_per_px", "seconds"):
+            if key in entry:
+                entry[key] *= 50
+        path.write_text(json.dumps(entry))
+    busy = make_plan(data, "ulite", budget="1m", threads=1)
+    assert main(["plan", "--data", data, "--budget", "1m", "--threads", "1", "--retime", "--json"]) == 0
+    retimed = json.loads(capsys.readouterr().out)
+    assert retimed["cost"]["seconds_per_px"] < busy.cost["seconds_per_px"] / 5
+    again = make_plan(data, "ulite", budget="1m", threads=1)  # the new timings are the cached ones now
+    assert json.loads(again.to_json())["cost"] == retimed["cost"]

@@ -24,6 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="time steps in bf16 autocast, as train --amp (default: as train decides for this CPU)",
     )
+    p.add_argument(
+        "--retime",
+        action="store_true",
+        help="time the network on this machine again, replacing the cached timings (e.g. taken while it was busy)",
+    )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (reusable with train --plan FILE)")
     p.set_defaults(func=run)
 
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         patch_size=args.patch_size,
         batch_size=args.batch_size,
         amp=resolve_amp(args.amp, torch.device("cpu")),
+        retime=args.retime,
         fmt=args.data_format,
     )
     print(plan.to_json() if args.json else plan.describe())

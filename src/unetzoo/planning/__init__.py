@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,7 @@ def make_plan(
     batch_size: int | None = None,
     cadence: bool = True,
     amp: bool = False,
+    retime: bool = False,
     **data_options: Any,
 ) -> Plan:
     """Plan training of ``model`` on ``data`` for ``budget`` (seconds or "10m"; default 10 minutes).
@@ -162,7 +164,9 @@ def make_plan(
     ``resampling``, ``patch_size`` and ``batch_size``, when given, are kept and the rest planned around them
     (a given patch is the one objects must fit in). ``cadence=False`` (training by ``--epochs``) leaves the
     validation cadence at one pass over the training split. The network's speed is measured only when a choice
-    depends on it, in bf16 autocast when ``amp`` (as the run will train).
+    depends on it, in bf16 autocast when ``amp`` (as the run will train), and cached; ``retime`` measures it again
+    and replaces the cached timings (taken while the machine was busy, they would make every later plan expect
+    too few steps).
     """
     source = open_source(data, **data_options) if isinstance(data, str) else data
     fp = cached_fingerprint(source)
@@ -180,15 +184,17 @@ def make_plan(
 
     def cost() -> ModelCost:  # measured only when a choice depends on the network's speed
         if not measured:
-            measured.append(model_cost(spec, threads))
+            measured.append(model_cost(spec, threads, refresh=retime))
         return measured[0]
+
+    def timed(batch: int, patch: list[int]) -> float:
+        return step_seconds_at(spec, threads, batch, patch, refresh=retime)
 
     warnings = rules.channel_warnings(fp)
     layout = _layout(fp, cost, budget_s, resampling, patch_size, batch_size)
     operating_point: dict[str, Any] = {}
     if patch_size is None or batch_size is None:  # the choice rests on the step-time model: check it there
-        layout, operating_point = _checked(layout, fp, cost(), spec, threads, budget_s, resampling, patch_size,
-                                           batch_size)  # fmt: skip
+        layout, operating_point = _checked(layout, fp, cost(), timed, budget_s, resampling, patch_size, batch_size)
     scale, patch, batch, steps = layout["scale"], layout["patch"], layout["batch"], layout["steps"]
     warnings += layout["warnings"]
     working: Resampling = scale.value  # type: ignore[assignment]
@@ -261,21 +267,21 @@ def _layout(fp: Fingerprint, cost: Any, budget_s: float, resampling: Resampling 
     return {"scale": scale, "patch": patch, "batch": batch, "steps": steps, "warnings": warnings}
 
 
-def _checked(layout: dict[str, Any], fp: Fingerprint, cost: ModelCost, spec: dict[str, Any], threads: int,
+def _checked(layout: dict[str, Any], fp: Fingerprint, cost: ModelCost, timed: Callable[[int, list[int]], float],
              budget_s: float, resampling: Any, patch_size: Any, batch_size: int | None,
              ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-    """Time one real step at the layout's batch and patch; when it is more than STEP_TOLERANCE slower than the
-    cost model said, plan again with the model slowed by that ratio and time the new point. Returns the layout
-    (expected steps from the measured step) and the record stored in the plan's ``cost``."""
+    """Time one real step at the layout's batch and patch (``timed(batch, patch)``: seconds); when it is more than
+    STEP_TOLERANCE slower than the cost model said, plan again with the model slowed by that ratio and time the new
+    point. Returns the layout (expected steps from the measured step) and the record stored in the plan's ``cost``."""
     point = (int(layout["batch"].value), list(layout["patch"].value))
-    seconds = step_seconds_at(spec, threads, *point)
+    seconds = timed(*point)
     ratio = seconds / cost.step_seconds(point[0], point[1][0] * point[1][1])
     if ratio > STEP_TOLERANCE:
         slowed = cost.slowed(ratio)
         layout = _layout(fp, lambda: slowed, budget_s, resampling, patch_size, batch_size)
         new_point = (int(layout["batch"].value), list(layout["patch"].value))
         if new_point != point:
-            point, seconds = new_point, step_seconds_at(spec, threads, *new_point)
+            point, seconds = new_point, timed(*new_point)
     steps = int(budget_s / seconds)
     batch = layout["batch"]
     measured = (

@@ -141,12 +141,14 @@ def measure_cost(spec: dict[str, Any], threads: int) -> ModelCost:
     )
 
 
-def model_cost(spec: dict[str, Any], threads: int | None = None, *, use_cache: bool = True) -> ModelCost:
+def model_cost(spec: dict[str, Any], threads: int | None = None, *, use_cache: bool = True,
+               refresh: bool = False) -> ModelCost:  # fmt: skip
     """The cost model of network ``spec`` (``name``, ``preset``, ``kwargs``, ``in_channels``, ``classes``) at
-    ``threads`` torch threads (default: torch's current count), from the cache when measured before."""
+    ``threads`` torch threads (default: torch's current count), from the cache when measured before;
+    ``refresh`` measures it again and replaces the cached one (timed while the machine was busy, say)."""
     threads = threads or torch.get_num_threads()
     path = cache_dir("costs") / f"{_key(spec, threads)}.json"
-    if use_cache and path.is_file():
+    if use_cache and not refresh and path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("version") == VERSION:
@@ -160,14 +162,15 @@ def model_cost(spec: dict[str, Any], threads: int | None = None, *, use_cache: b
 
 
 def step_seconds_at(spec: dict[str, Any], threads: int, batch: int, patch: tuple[int, int] | list[int],
-                    *, use_cache: bool = True) -> float:  # fmt: skip
+                    *, use_cache: bool = True, refresh: bool = False) -> float:  # fmt: skip
     """Seconds of one training step of network ``spec`` at ``batch`` x ``patch`` (after one warm-up step),
-    measured once per (network, threads, batch, patch, CPU, torch version) and cached."""
+    measured once per (network, threads, batch, patch, CPU, torch version) and cached; ``refresh`` as for
+    :func:`model_cost`."""
     from unetzoo.bench.latency import num_threads
 
     key = _key({**spec, "batch": batch, "patch": list(patch)}, threads)
     path = cache_dir("steps") / f"{key}.json"
-    if use_cache and path.is_file():
+    if use_cache and not refresh and path.is_file():
         try:
             return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
         except (OSError, ValueError, KeyError, TypeError):
