@@ -214,7 +214,8 @@ def _discs(h: int, w: int, centres: list[tuple[int, int]], radius: int, ids: lis
 
 def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path) -> None:
     """GlaS stores one id per gland (``train_1_anno.bmp``, ids 1..N): not N classes, but a binary mask with a warning
-    naming both fixes; the same masks in instances/ are objects for --task instances."""
+    naming the fix if they are classes, and the objects themselves for --task instances (as StarDist and Cellpose
+    read images/ + masks/); an instances/ folder, where there is one, gives the objects instead."""
     centres = [(6, 6), (6, 20), (20, 6), (20, 20), (13, 13)]
     glas = tmp_path / "glas"
     for i, n in enumerate((2, 5, 3, 4)):
@@ -224,9 +225,12 @@ def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path
     assert report.ok and report.summary["class_names"] == ["background", "foreground"]
     warning = next(line for line in report.problems if "instance labels" in line)
     assert "4 masks hold instance labels (ids 1..N, each one object, up to 5 in one mask)" in warning
-    assert "labels.json" in warning and "instances/" in warning
+    assert "labels.json" in warning and "as the objects for --task instances" in warning
+    assert report.summary["instances"]["objects"] == 14
     src = open_source(glas)
     np.testing.assert_array_equal(src.load(1)[1], _discs(28, 28, centres, 3) > 0)
+    assert src.has_instances and src.instance_path(1) == str(glas / "train_2_anno.bmp")
+    np.testing.assert_array_equal(src.read_instances(1), _discs(28, 28, centres, 3))
 
     objects = tmp_path / "objects"  # the fix for objects: images/ + instances/, binary masks derived from them
     for i, n in enumerate((2, 5, 3, 4)):

@@ -74,6 +74,26 @@ def test_data_without_instances_is_one_line(tmp_path: Path) -> None:
     assert f"unetzoo data instances {tmp_path / 'd'}" in str(err.value) and "\n" not in str(err.value)
 
 
+def test_masks_holding_one_id_per_object_train_an_instance_model(tmp_path: Path) -> None:
+    """StarDist and Cellpose keep training data as images/ + masks/ whose masks hold one id per object: --task
+    instances trains on those ids without an instances/ folder, and eval counts every one of them."""
+    from unetzoo.data import open_source
+
+    source, root = open_source(TINY), tmp_path / "stardist"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(len(source)):
+        write_image(root / "images" / f"{i}.png", np.clip(source.load(i)[0], 0, 255).astype(np.uint8))
+        write_image(root / "masks" / f"{i}.tif", source.read_instances(i).astype(np.uint16))
+    out = tmp_path / "r"
+    train(**{**FAST, "data": str(root), "epochs": 1}, task="instances", out=str(out))
+    val = load_checkpoint(out / "best.pt")["split"]["val"]
+    scores = evaluate(out / "best.pt").aggregate
+    assert scores["n_images"] == len(val) and scores["n_true"] == sum(
+        int(source.read_instances(int(sid)).max()) for sid in val
+    )
+
+
 def test_predict_instances_writes_labels_table_rois_and_outlines(run: tuple[str, Path], tmp_path: Path) -> None:
     from roifile import roiread
 

@@ -152,6 +152,22 @@ def test_a_single_pred_file_is_found_in_a_gt_folder(folders: tuple[Path, Path]) 
     assert result.aggregate["map"] == pytest.approx(instance_counts(prediction(1), truth(1)).scores()["map"])
 
 
+def test_masks_holding_one_id_per_object_are_instance_ground_truth(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """StarDist's and Cellpose's layout, images/ + masks/ of instance ids and no instances/: --instances scores
+    against the masks' objects, as against the same objects in instances/."""
+    pred, gt = folders
+    stardist = tmp_path / "stardist"
+    for i in range(4):
+        labels = truth(i)
+        if i == 3:
+            labels[labels == 4] = 0  # the number of objects varies between masks, as in real ones
+        save(stardist / "images" / f"img{i}.png", np.zeros((32, 32), np.uint8))
+        save(stardist / "masks" / f"img{i}.tif", labels)
+    got = score_folders(pred, stardist, instances=True)
+    assert got.aggregate == pytest.approx(score_folders(pred, gt, instances=True).aggregate)
+    assert got.aggregate["n_true"] == 3 * 4
+
+
 # --- bad input --------------------------------------------------------------------------------------------------
 def bad_float(pred: Path, gt: Path) -> tuple[Path, str]:
     p = save(pred / "img1.tif", np.full((32, 32), 0.25, np.float32))

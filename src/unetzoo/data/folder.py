@@ -88,6 +88,7 @@ class FolderSource(Source):
         self._mask_parts: dict[int, list[Path]] = {}  # further parts of sample i's mask (``x_mask_1``, ...)
         self._instances: list[Path | None] = []
         self._derived = False  # masks derived from instances/ (no masks/ folder)
+        self._instance_masks: bool | None = None  # the masks hold one id per object (decided on first use)
         self._channels: int | None = None
         self._declared = self._read_declared()
         images_dir = find_dir(root, IMAGE_DIRS)
@@ -207,12 +208,31 @@ class FolderSource(Source):
         return str(self._masks[i])
 
     def instance_path(self, i: int) -> str | None:
-        path = self._instances[i] if self._instances else None
+        path = self._instance_file(i)
         return None if path is None else str(path)
 
     @property
     def has_instances(self) -> bool:
-        return bool(self._instances) and all(p is not None for p in self._instances)
+        if self._instances:
+            return all(p is not None for p in self._instances)
+        return bool(self.ids) and self._masks_hold_instances()
+
+    def _masks_hold_instances(self) -> bool:
+        """The masks hold one id per object (their label map says so: :mod:`unetzoo.data.labels`); False while
+        the masks cannot be read or mapped, which ``data check`` and training report on their own. Decided once."""
+        if self._instance_masks is None:
+            try:
+                self._instance_masks = self.label_map.instance_ids
+            except DataError:
+                self._instance_masks = False
+        return self._instance_masks
+
+    def _instance_file(self, i: int) -> Path | None:
+        """Sample ``i``'s instance labels: its file in instances/, else its mask if the masks hold one id per
+        object (StarDist's and Cellpose's images/ + masks/)."""
+        if self._instances:
+            return self._instances[i]
+        return self._masks[i] if self._masks_hold_instances() else None
 
     def files(self) -> list[Path]:
         labels = self.root_dir / "labels.json"
@@ -255,7 +275,7 @@ class FolderSource(Source):
         return mask
 
     def read_instances(self, i: int) -> np.ndarray | None:
-        path = self._instances[i] if self._instances else None
+        path = self._instance_file(i)
         if path is None:
             return None
         image = io.image_info(self._images[i])

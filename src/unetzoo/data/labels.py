@@ -12,8 +12,9 @@ pair), or inferred from the union of values over all masks by :func:`infer_label
 * instance labels (GlaS stores its glands so, ``train_1_anno.bmp``: one id per gland, ``1..N`` per image): each
   id one 8-connected piece (:data:`INSTANCE_PIECES`), the ids ``1..N`` without a gap in nearly every mask
   (:data:`INSTANCE_NUMBERED`), ``N`` differing between masks and reaching :data:`MIN_INSTANCE_IDS` in some:
-  binary, every id foreground, with one warning naming the fix (``labels.json`` if the ids are classes;
-  ``instances/`` for one label per object);
+  binary for semantic tasks, every id foreground, and the objects themselves for instance tasks, where no
+  ``instances/`` folder gives them (StarDist and Cellpose train from ``images/`` + ``masks/`` stored so), with
+  one warning naming the fix if the ids are classes (``labels.json``);
 * otherwise binary: 0 is background and the most frequent non-zero value (255 for 8-bit, 65535 for 16-bit
   masks) is foreground; a mask holding any third value has stray values and is an error;
 * colour masks (R, G, B not all equal somewhere) -> a palette: black is background, the other colours follow
@@ -148,7 +149,8 @@ def format_values(values: Sequence[int] | set[int], colour: bool, limit: int = 8
 @dataclass(frozen=True)
 class LabelMap:
     """Raw mask value -> class id; class id ``k`` is ``values[k]`` (or ``== positive`` for the binary mode, or
-    ``>= threshold`` for lossily stored binary masks and for instance labels)."""
+    ``>= threshold`` for lossily stored binary masks and for instance labels). ``instance_ids``: the masks hold
+    one id per object (the module docstring), so they are also the samples' instance labels."""
 
     values: tuple[int, ...]
     names: tuple[str, ...]
@@ -156,6 +158,7 @@ class LabelMap:
     positive: int | None = None
     invert: bool = False
     threshold: int | None = None
+    instance_ids: bool = False
     _lut: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -322,7 +325,7 @@ def infer_label_map(
         if label_map.classes != 2:
             what = f"--invert-mask needs binary masks, found {label_map.classes} classes"
             return Inference(None, [Finding(None, "error", what, "drop --invert-mask")])
-        label_map = dataclasses.replace(label_map, invert=True)
+        label_map = dataclasses.replace(label_map, invert=True, instance_ids=False)
     return Inference(label_map, findings)
 
 
@@ -390,10 +393,7 @@ def _instance_labels(stats: Mapping[int, MaskStats], most: int) -> tuple[LabelMa
     count = sum(len(s.counts) > 1 for s in stats.values())
     what = (
         f"{count} masks hold instance labels (ids 1..N, each one object, up to {most} in one mask): "
-        "read as binary, every object foreground"
+        "read as binary (every object foreground), and as the objects for --task instances"
     )
-    fix = (
-        "if the ids are classes, declare them in labels.json; for one label per object (--task instances), "
-        "put the images in images/ and these masks in instances/"
-    )
-    return LabelMap((0, 1), BINARY_NAMES, threshold=1), [Finding(None, "warning", what, fix)]
+    fix = "if the ids are classes, declare them in labels.json"
+    return LabelMap((0, 1), BINARY_NAMES, threshold=1, instance_ids=True), [Finding(None, "warning", what, fix)]

@@ -168,7 +168,8 @@ class Trainer:
             if not self.source.has_instances:
                 raise UnetzooError(
                     f"{c.data}: --task instances needs an instance label image per sample (instances/<stem>.png, "
-                    "uint16, 0 = background, one id per object) beside images/; derive them from the masks with "
+                    "uint16, 0 = background, one id per object) beside images/, or masks that hold one id per object; "
+                    "derive them from binary masks with "
                     f"`unetzoo data instances {c.data}` (one object per connected component), or train --task semantic"
                 )
         self.regions = self.volumes.regions if c.regions and self.volumes else None

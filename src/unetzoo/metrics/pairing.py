@@ -8,8 +8,9 @@
   ``_prob`` and ``_overlay``, Cellpose's ``_flows``, ``_cp_output``, ``_outlines``).
 * Two files with one key in one folder: the one with a suffix wins if it is the only one (Cellpose writes
   ``img7_cp_masks.png`` beside ``img7.png``); otherwise it is an error.
-* GT may be a dataset root: with ``instances=True`` its ``instances/`` folder is used (a root with ``images/``
-  or ``masks/`` but no ``instances/`` is an error); otherwise ``masks/`` or ``labels/``, else ``instances/``.
+* GT may be a dataset root: with ``instances=True`` its ``instances/`` folder is used, else its ``masks/`` if they
+  hold one id per object (StarDist's and Cellpose's layout: :mod:`unetzoo.data.labels`); a root with ``images/``
+  or ``masks/`` and neither is an error. Without ``instances``: ``masks/`` or ``labels/``, else ``instances/``.
 * PRED and GT may also be single files (paired whatever their names), or PRED a file and GT a folder.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from unetzoo.data.folder import IMAGE_DIRS, INSTANCES_DIR, MASK_DIRS, MASK_SUFFIXES, find_dir
 from unetzoo.data.io import IMAGE_EXTENSIONS
-from unetzoo.data.problems import fail
+from unetzoo.data.problems import DataError, fail
 from unetzoo.data.source import natural_key
 
 LABEL_SUFFIXES = ("_cp_masks", *MASK_SUFFIXES, "_instances", "_pred", "_prediction")
@@ -67,7 +68,10 @@ def ground_truth_folder(gt: Path, instances: bool) -> Path:
     if instances:
         if (gt / INSTANCES_DIR).is_dir():
             return gt / INSTANCES_DIR
-        if find_dir(gt, (*IMAGE_DIRS, *MASK_DIRS)) is not None:
+        masks = find_dir(gt, MASK_DIRS)
+        if masks is not None and _masks_hold_instances(gt):
+            return masks
+        if masks is not None or find_dir(gt, IMAGE_DIRS) is not None:
             raise fail(
                 gt,
                 "has no instances/ folder for --instances",
@@ -75,6 +79,16 @@ def ground_truth_folder(gt: Path, instances: bool) -> Path:
             )
         return gt
     return find_dir(gt, MASK_DIRS) or find_dir(gt, (INSTANCES_DIR,)) or gt
+
+
+def _masks_hold_instances(root: Path) -> bool:
+    """Whether the masks of dataset ``root`` hold one id per object (decoded to tell)."""
+    from unetzoo.data.formats import open_unchecked
+
+    try:
+        return open_unchecked(root).has_instances
+    except DataError:
+        return False
 
 
 def pair_files(pred: Path, gt: Path, *, instances: bool) -> Pairs:
