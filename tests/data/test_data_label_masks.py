@@ -91,6 +91,18 @@ def test_refuses_to_replace_the_labels_the_masks_come_from(tmp_path: Path) -> No
     assert snapshot(root) == before
 
 
+def test_refuses_masks_that_hold_one_id_per_object(tmp_path: Path) -> None:
+    """StarDist's layout: masks/ hold the ids already; their components would merge the corner-touching pair."""
+    root = tmp_path / "ds"
+    for i in range(3):
+        save(root / "images" / f"img{i}.png", gray_image(32, 32, seed=i))
+        save(root / "masks" / f"img{i}.png", ndimage.label(mask_of(i))[0].astype(np.uint16))
+    before = snapshot(root)
+    with pytest.raises(UnetzooError, match=r"masks: the masks hold one id per object, .*; nothing to derive"):
+        label_masks(open_source(root))
+    assert snapshot(root) == before
+
+
 def test_refuses_data_without_an_images_folder(tmp_path: Path) -> None:
     save(tmp_path / "flat" / "img0.png", gray_image(32, 32, seed=0))
     save(tmp_path / "flat" / "img0_mask.png", mask_of(0))

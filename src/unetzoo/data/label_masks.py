@@ -9,7 +9,8 @@ images with components far larger than the dataset's typical one, for the user t
 
 The labels are written into a temporary folder renamed to ``instances/`` at the end: bad data or an interruption
 leaves nothing behind, and an existing ``instances/`` is replaced only with ``force`` (never when the masks
-themselves are read from it).
+themselves are read from it). Masks that hold one id per object already are the instance labels
+(:mod:`unetzoo.data.labels`): deriving components from them would merge touching objects, so it is refused.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def _target(src: Source, force: bool) -> Path:
     folder = src.root_dir / INSTANCES_DIR
     if folder.exists() and all(src.mask_path(i) == src.instance_path(i) for i in range(len(src))):
         raise fail(folder, "the masks are read from these instance labels", "nothing to derive; keep them")
+    if not folder.exists() and src.has_instances:  # its components would merge the touching objects the ids keep apart
+        masks = Path(src.mask_path(0)).parent
+        raise fail(masks, "the masks hold one id per object, so they are the instance labels", "nothing to derive")
     if folder.exists() and not force:
         raise fail(folder, "exists", "pass --force to replace it, or move it away")
     return folder
