@@ -72,6 +72,11 @@ def test_data_without_instances_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(UnetzooError, match=r"--task instances needs an instance label image .* beside images/") as err:
         train(**options)
     assert f"unetzoo data instances {tmp_path / 'd'}" in str(err.value) and "\n" not in str(err.value)
+    stray = mask.copy()
+    stray[0, :4] = 100  # a third value: the error names this mask, not missing instance labels
+    write_image(tmp_path / "d" / "masks" / "3.png", stray)
+    with pytest.raises(UnetzooError, match=r"3\.png: .*stray values"):
+        train(**options)
 
 
 def test_masks_holding_one_id_per_object_train_an_instance_model(tmp_path: Path) -> None:

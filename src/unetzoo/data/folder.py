@@ -215,11 +215,11 @@ class FolderSource(Source):
     def has_instances(self) -> bool:
         if self._instances:
             return all(p is not None for p in self._instances)
-        return bool(self.ids) and self._masks_hold_instances()
+        return bool(self.ids) and self.label_map.instance_ids  # masks with one id per object; a bad mask raises
 
     def _masks_hold_instances(self) -> bool:
         """The masks hold one id per object (their label map says so: :mod:`unetzoo.data.labels`); False while
-        the masks cannot be read or mapped, which ``data check`` and training report on their own. Decided once."""
+        the masks cannot be read or mapped, which ``data check`` reports on its own. Decided once."""
         if self._instance_masks is None:
             try:
                 self._instance_masks = self.label_map.instance_ids
