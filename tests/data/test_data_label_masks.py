@@ -80,26 +80,22 @@ def test_existing_labels_are_kept_unless_forced(tmp_path: Path, capsys: pytest.C
     assert int(read_image(root / "instances" / "img0.png", mask=True).max()) == 4
 
 
-def test_refuses_to_replace_the_labels_the_masks_come_from(tmp_path: Path) -> None:
-    root = tmp_path / "ds"
-    for i in range(2):
-        save(root / "images" / f"img{i}.png", gray_image(32, 32, seed=i))
-        save(root / "instances" / f"img{i}.png", ndimage.label(mask_of(i))[0].astype(np.uint16))
-    before = snapshot(root)
-    with pytest.raises(UnetzooError, match="masks are read from these instance labels"):
-        label_masks(open_source(root), force=True)
-    assert snapshot(root) == before
-
-
-def test_refuses_masks_that_hold_one_id_per_object(tmp_path: Path) -> None:
-    """StarDist's layout: masks/ hold the ids already; their components would merge the corner-touching pair."""
+@pytest.mark.parametrize(
+    ("folder", "message"),
+    [
+        ("instances", "masks are read from these instance labels"),  # no masks/: derived from instances/
+        # StarDist's layout: the masks hold the ids already; their components would merge the corner-touching pair
+        ("masks", r"masks: the masks hold one id per object, .*; nothing to derive"),
+    ],
+)
+def test_refuses_labels_that_hold_the_objects_already(tmp_path: Path, folder: str, message: str) -> None:
     root = tmp_path / "ds"
     for i in range(3):
         save(root / "images" / f"img{i}.png", gray_image(32, 32, seed=i))
-        save(root / "masks" / f"img{i}.png", ndimage.label(mask_of(i))[0].astype(np.uint16))
+        save(root / folder / f"img{i}.png", ndimage.label(mask_of(i))[0].astype(np.uint16))
     before = snapshot(root)
-    with pytest.raises(UnetzooError, match=r"masks: the masks hold one id per object, .*; nothing to derive"):
-        label_masks(open_source(root))
+    with pytest.raises(UnetzooError, match=message):
+        label_masks(open_source(root), force=True)
     assert snapshot(root) == before
 
 
