@@ -204,9 +204,9 @@ def test_image_and_mask_folders_go_by_common_names(tmp_path: Path) -> None:
 
 
 def _discs(h: int, w: int, centres: list[tuple[int, int]], radius: int, ids: list[int] | None = None) -> np.ndarray:
-    """A uint8 label image with one disc per centre, ids 1..N (or ``ids``)."""
+    """A label image with one disc per centre, ids 1..N (or ``ids``): uint8, or uint16 for ids over 255."""
     yy, xx = np.mgrid[:h, :w]
-    labels = np.zeros((h, w), np.uint8)
+    labels = np.zeros((h, w), np.uint16 if max(ids or [0]) > 255 else np.uint8)
     for k, (y, x) in zip(ids or range(1, len(centres) + 1), centres, strict=True):
         labels[(yy - y) ** 2 + (xx - x) ** 2 <= radius**2] = k
     return labels
@@ -224,7 +224,7 @@ def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path
     report = check_source(glas)
     assert report.ok and report.summary["class_names"] == ["background", "foreground"]
     warning = next(line for line in report.problems if "instance labels" in line)
-    assert "4 masks hold instance labels (ids 1..N, each one object, up to 5 in one mask)" in warning
+    assert "4 masks hold instance labels (one id per object, each id one piece, up to 5 in one mask)" in warning
     assert "labels.json" in warning and "as the objects for --task instances" in warning
     assert report.summary["instances"]["objects"] == 14
     src = open_source(glas)
@@ -238,6 +238,23 @@ def test_instance_label_masks_are_read_as_binary_with_one_warning(tmp_path: Path
         save(objects / "instances" / f"train_{i + 1}_anno.bmp", _discs(28, 28, centres[:n], 3))
     src = open_source(objects)
     assert src.has_instances and src.read_instances(1).max() == 5 and src.classes == 2
+
+
+def test_instance_label_masks_with_arbitrary_ids(tmp_path: Path) -> None:
+    """Label images whose ids are not 1..N (kept from a tracking or an annotation tool): more ids over all masks than
+    classes can be, each one piece, are instance labels too (relabelled 1..N), not a binary mask with stray values."""
+    rng = np.random.default_rng(0)
+    centres = [(6, 6), (6, 20), (20, 6), (20, 20), (13, 13)]
+    root = tmp_path / "qupath"
+    for i in range(10):
+        ids = [int(v) for v in rng.choice(np.arange(1, 60_000), 3 + i % 3, replace=False)]
+        save(root / "images" / f"{i}.png", gray_image(28, 28, i))
+        save(root / "masks" / f"{i}.png", _discs(28, 28, centres[: len(ids)], 3, ids))
+    report = check_source(root)
+    assert report.ok and any("10 masks hold instance labels" in line for line in report.problems)
+    src = open_source(root)
+    assert src.has_instances and src.read_instances(2).max() == 5 and src.classes == 2
+    np.testing.assert_array_equal(src.load(2)[1], _discs(28, 28, centres, 3) > 0)
 
 
 @pytest.mark.parametrize(

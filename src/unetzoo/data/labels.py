@@ -11,10 +11,11 @@ pair), or inferred from the union of values over all masks by :func:`infer_label
   (``>= 128`` for 0/255 masks), with one warning; an RGB JPEG of a gray mask is read as its channels' mean;
 * instance labels (GlaS stores its glands so, ``train_1_anno.bmp``: one id per gland, ``1..N`` per image): each
   id one 8-connected piece (:data:`INSTANCE_PIECES`), the ids ``1..N`` without a gap in nearly every mask
-  (:data:`INSTANCE_NUMBERED`), ``N`` differing between masks and reaching :data:`MIN_INSTANCE_IDS` in some:
-  binary for semantic tasks, every id foreground, and the objects themselves for instance tasks, where no
-  ``instances/`` folder gives them (StarDist and Cellpose train from ``images/`` + ``masks/`` stored so), with
-  one warning naming the fix if the ids are classes (``labels.json``);
+  (:data:`INSTANCE_NUMBERED`) or more ids over all masks than classes can be (:data:`MAX_AUTO_IDS`: ids kept from
+  a tracking or an annotation tool, with gaps), ``N`` differing between masks and reaching
+  :data:`MIN_INSTANCE_IDS` in some: binary for semantic tasks, every id foreground, and the objects themselves for
+  instance tasks, where no ``instances/`` folder gives them (StarDist and Cellpose train from ``images/`` +
+  ``masks/`` stored so), with one warning naming the fix if the ids are classes (``labels.json``);
 * otherwise binary: 0 is background and the most frequent non-zero value (255 for 8-bit, 65535 for 16-bit
   masks) is foreground; a mask holding any third value has stray values and is an error;
 * colour masks (R, G, B not all equal somewhere) -> a palette: black is background, the other colours follow
@@ -385,14 +386,15 @@ def _instance_ids(stats: Mapping[int, MaskStats]) -> int | None:
             return None
         pieces += s.pieces or n
         numbered += n > 0 and max(s.counts) == n
-    enough = numbered >= INSTANCE_NUMBERED * sum(n > 0 for n in ids)
+    union = set().union(*(s.counts for s in stats.values())) - {0}
+    enough = numbered >= INSTANCE_NUMBERED * sum(n > 0 for n in ids) or len(union) > MAX_AUTO_IDS
     return max(ids) if enough and pieces <= INSTANCE_PIECES * sum(ids) else None
 
 
 def _instance_labels(stats: Mapping[int, MaskStats], most: int) -> tuple[LabelMap, list[Finding]]:
     count = sum(len(s.counts) > 1 for s in stats.values())
     what = (
-        f"{count} masks hold instance labels (ids 1..N, each one object, up to {most} in one mask): "
+        f"{count} masks hold instance labels (one id per object, each id one piece, up to {most} in one mask): "
         "read as binary (every object foreground), and as the objects for --task instances"
     )
     fix = "if the ids are classes, declare them in labels.json"
