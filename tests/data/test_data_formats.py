@@ -256,6 +256,14 @@ def test_instance_label_masks_with_arbitrary_ids(tmp_path: Path) -> None:
     assert src.has_instances and src.read_instances(2).max() == 5 and src.classes == 2
     np.testing.assert_array_equal(src.load(2)[1], _discs(28, 28, centres, 3) > 0)
 
+    smooth = tmp_path / "antialiased"  # ~100 gray levels, each scattered along the outlines: not objects
+    for i in range(6):
+        disc = Image.fromarray(_discs(256, 256, [(100 + 5 * i, 128)], 60 + 5 * i) * np.uint8(255))
+        save(smooth / "images" / f"{i}.png", gray_image(71, 71, i))
+        save(smooth / "masks" / f"{i}.png", np.asarray(disc.resize((71, 71), Image.LANCZOS)))
+    problems = check_source(smooth).problems
+    assert any("stray values" in line for line in problems) and not any("instance labels" in line for line in problems)
+
 
 @pytest.mark.parametrize(
     ("ids_per_mask", "classes"),
