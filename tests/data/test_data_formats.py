@@ -245,7 +245,7 @@ def test_instance_label_masks_with_arbitrary_ids(tmp_path: Path) -> None:
     classes can be, each one piece, are instance labels too (relabelled 1..N), not a binary mask with stray values."""
     rng = np.random.default_rng(0)
     centres = [(6, 6), (6, 20), (20, 6), (20, 20), (13, 13)]
-    root = tmp_path / "qupath"
+    root = tmp_path / "tracked"
     for i in range(10):
         ids = [int(v) for v in rng.choice(np.arange(1, 60_000), 3 + i % 3, replace=False)]
         save(root / "images" / f"{i}.png", gray_image(28, 28, i))
